@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { HealthModule } from '@ringmaster/service-kit';
+
+@Module({ imports: [HealthModule.forService('health-watcher')] })
+export class HealthWatcherModule {}

@@ -1,0 +1,4 @@
+import { bootstrapService } from '@ringmaster/service-kit';
+import { PlannerModule } from './planner.module';
+
+void bootstrapService(PlannerModule, 8080);

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft, combined broker+controller) for Ringmaster's
+# development and tests, without Docker and without a Kafka tarball: the broker's jars come
+# from Maven Central through infra/kafka/pom.xml (Java 17 + Maven), are cached outside the
+# work tree, and the broker runs as a plain background JVM bound to 127.0.0.1 only.
+#
+# Usage: infra/kafka/kafka.sh start|stop|status|reset|env|topics [TopicCommand args...]
+#   start   fetch jars once, format storage once, start the broker, wait until it serves
+#           metadata, print KAFKA_BROKERS. A no-op when it is already running.
+#   stop    SIGTERM and wait (SIGKILL after KAFKA_STOP_TIMEOUT seconds). No-op when stopped.
+#   status  exit 0 and say so when running; exit 3 when not.
+#   reset   stop, then delete all topics/data (keeps the cached jars).
+#   env     print KAFKA_BROKERS=... (what clients should use), starting nothing.
+#   topics  run kafka-topics (org.apache.kafka.tools.TopicCommand) against this broker,
+#           e.g. `kafka.sh topics --list`.
+#
+# Environment (all optional):
+#   KAFKA_PORT (19092)  KAFKA_CONTROLLER_PORT (19093)  KAFKA_VERSION (3.9.2)
+#   RINGMASTER_CACHE ($HOME/.cache/ringmaster)        jars: $RINGMASTER_CACHE/kafka/<ver>/libs
+#   RINGMASTER_STATE ($HOME/.local/state/ringmaster)  data, logs, pid: $RINGMASTER_STATE/kafka
+#   KAFKA_HEAP_OPTS (-Xms128m -Xmx512m)  KAFKA_START_TIMEOUT (120 s)  KAFKA_STOP_TIMEOUT (30 s)
+#   MVN (mvn)  JAVA (java)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"   # keep in step with <kafka.version> in pom.xml
+KAFKA_HOST=127.0.0.1                      # loopback only, on purpose
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+MVN="${MVN:-mvn}"
+JAVA="${JAVA:-java}"
+
+RINGMASTER_CACHE="${RINGMASTER_CACHE:-$HOME/.cache/ringmaster}"
+RINGMASTER_STATE="${RINGMASTER_STATE:-$HOME/.local/state/ringmaster}"
+LIBS_ROOT="$RINGMASTER_CACHE/kafka/$KAFKA_VERSION"
+LIBS_DIR="$LIBS_ROOT/libs"
+LIBS_MARKER="$LIBS_ROOT/.complete"        # holds the sha256 of the pom the jars came from
+STATE_DIR="$RINGMASTER_STATE/kafka"
+DATA_DIR="$STATE_DIR/data"
+LOG_DIR="$STATE_DIR/logs"
+PID_FILE="$STATE_DIR/kafka.pid"
+PROPS_FILE="$STATE_DIR/server.properties"
+CLUSTER_ID_FILE="$STATE_DIR/cluster.id"
+LOCK_FILE="$STATE_DIR/.lock"
+BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() { printf 'kafka: error: %s\n' "$*" >&2; exit 1; }
+
+# Serialize start/stop/reset of this state directory (two test runners starting at once).
+# The broker JVM must not inherit the lock descriptor: it is closed for it (9>&-).
+take_lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9>"$LOCK_FILE"
+  flock -w 300 9 || die "another kafka.sh holds $LOCK_FILE for more than 300 s"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null; }
+
+# The pid from the pid file, if that process is alive and is our broker (not a recycled pid).
+running_pid() {
+  [[ -f "$PID_FILE" ]] || return 1
+  local pid
+  pid="$(cat "$PID_FILE")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS_FILE" || return 1
+  echo "$pid"
+}
+
+java_tool() { # run a Kafka command-line class with the cached jars, quiet logging
+  "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true \
+    "-Dlog4j.configuration=file:$SCRIPT_DIR/tools-log4j.properties" \
+    -cp "$LIBS_DIR/*" "$@"
+}
+
+ensure_libs() {
+  local pom_sum
+  pom_sum="$(sha256sum "$SCRIPT_DIR/pom.xml" | cut -d' ' -f1)"
+  if [[ -f "$LIBS_MARKER" && "$(cat "$LIBS_MARKER")" == "$pom_sum" ]]; then
+    return 0
+  fi
+  command -v "$JAVA" >/dev/null || die "java not found (Java 17 is needed: apt-get install -y openjdk-17-jre-headless)"
+  command -v "$MVN" >/dev/null || die "mvn not found (apt-get install -y maven), needed once to fetch the Kafka jars"
+  log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS_DIR (once) ..."
+  local tmp="$LIBS_ROOT/libs.tmp.$$" t0=$SECONDS
+  rm -rf "$tmp" && mkdir -p "$LIBS_ROOT"
+  if ! "$MVN" -B -q -f "$SCRIPT_DIR/pom.xml" package \
+      "-Dkafka.version=$KAFKA_VERSION" "-Dkafka.libs.dir=$tmp" >"$LIBS_ROOT/mvn.log" 2>&1; then
+    tail -n 30 "$LIBS_ROOT/mvn.log" >&2
+    rm -rf "$tmp"
+    die "Maven could not fetch Kafka $KAFKA_VERSION (full log: $LIBS_ROOT/mvn.log)"
+  fi
+  rm -rf "$LIBS_DIR" && mv "$tmp" "$LIBS_DIR"
+  echo "$pom_sum" >"$LIBS_MARKER"
+  log "fetched $(ls "$LIBS_DIR" | wc -l) jars in $((SECONDS - t0)) s"
+}
+
+render_config() {
+  mkdir -p "$DATA_DIR" "$LOG_DIR"
+  sed -e "s|@HOST@|$KAFKA_HOST|g" -e "s|@PORT@|$KAFKA_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@LOG_DIRS@|$DATA_DIR|g" \
+      "$SCRIPT_DIR/server.properties.template" >"$PROPS_FILE.tmp"
+  mv "$PROPS_FILE.tmp" "$PROPS_FILE"
+}
+
+ensure_formatted() {
+  [[ -f "$DATA_DIR/meta.properties" ]] && return 0
+  if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
+    java_tool kafka.tools.StorageTool random-uuid >"$CLUSTER_ID_FILE.tmp"
+    mv "$CLUSTER_ID_FILE.tmp" "$CLUSTER_ID_FILE"
+  fi
+  log "formatting $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
+  java_tool kafka.tools.StorageTool format --ignore-formatted \
+    -t "$(cat "$CLUSTER_ID_FILE")" -c "$PROPS_FILE" >"$LOG_DIR/format.log" 2>&1 \
+    || { cat "$LOG_DIR/format.log" >&2; die "StorageTool format failed"; }
+}
+
+# Does the broker answer a metadata request? TopicCommand --list is exactly that.
+serves_metadata() {
+  java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+    --command-config "$STATE_DIR/admin.properties" --list >/dev/null 2>&1
+}
+
+cmd_start() {
+  local t0=$SECONDS pid
+  take_lock
+  if pid="$(running_pid)"; then
+    log "already running (pid $pid) on $BOOTSTRAP"
+    echo "KAFKA_BROKERS=$BOOTSTRAP"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  local p
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open "$p" && die "port $KAFKA_HOST:$p is already in use by another process (not this broker); free it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+  done
+  ensure_libs
+  render_config
+  printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$STATE_DIR/admin.properties"
+  ensure_formatted
+
+  log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller $KAFKA_HOST:$KAFKA_CONTROLLER_PORT, data $DATA_DIR)"
+  # setsid: the broker outlives this shell and is not hit by its terminal's Ctrl-C.
+  # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
+  setsid "$JAVA" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    "-Dkafka.logs.dir=$LOG_DIR" "-Dlog4j.configuration=file:$SCRIPT_DIR/log4j.properties" \
+    -cp "$LIBS_DIR/*" kafka.Kafka "$PROPS_FILE" \
+    </dev/null >"$LOG_DIR/kafka.out" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+
+  # Wait for: the port to accept connections, then a metadata request to succeed.
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  until port_open "$KAFKA_PORT" && serves_metadata; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PID_FILE"
+      tail -n 20 "$LOG_DIR/kafka.out" "$LOG_DIR/server.log" >&2 2>/dev/null || true
+      die "broker exited during startup (logs: $LOG_DIR)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$LOG_DIR/server.log" >&2 2>/dev/null || true
+      die "broker (pid $pid) did not serve metadata on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s; left running, see $LOG_DIR (kafka.sh stop to end it)"
+    fi
+    sleep 0.5
+  done
+  log "ready in $((SECONDS - t0)) s (pid $pid, logs $LOG_DIR)"
+  echo "KAFKA_BROKERS=$BOOTSTRAP"
+}
+
+cmd_stop() {
+  local pid
+  take_lock
+  if ! pid="$(running_pid)"; then
+    rm -f "$PID_FILE"
+    log "not running"
+    return 0
+  fi
+  log "stopping (pid $pid)"
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "still running after ${KAFKA_STOP_TIMEOUT}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$PID_FILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)"; then
+    if port_open "$KAFKA_PORT"; then
+      log "running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
+    else
+      log "process $pid is up but $BOOTSTRAP does not accept connections yet"
+    fi
+    echo "KAFKA_BROKERS=$BOOTSTRAP"
+    return 0
+  fi
+  log "not running"
+  return 3
+}
+
+cmd_reset() {
+  cmd_stop
+  log "deleting $DATA_DIR, logs and cluster id (jars stay cached in $LIBS_DIR)"
+  rm -rf "$DATA_DIR" "$LOG_DIR" "$CLUSTER_ID_FILE" "$PROPS_FILE"
+}
+
+cmd_topics() {
+  running_pid >/dev/null || die "not running (infra/kafka/kafka.sh start)"
+  java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" "$@"
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  reset) cmd_reset ;;
+  env) echo "KAFKA_BROKERS=$BOOTSTRAP" ;;
+  topics) shift; cmd_topics "$@" ;;
+  *) echo "usage: $0 start|stop|status|reset|env|topics [kafka-topics args]" >&2; exit 2 ;;
+esac

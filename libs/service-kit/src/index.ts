@@ -1,0 +1,3 @@
+export * from './health.http.controller';
+export * from './health.module';
+export * from './bootstrap';
