@@ -97,7 +97,7 @@ ensure_libs() {
   fi
   rm -rf "$LIBS_DIR" && mv "$tmp" "$LIBS_DIR"
   echo "$pom_sum" >"$LIBS_MARKER"
-  log "fetched $(ls "$LIBS_DIR" | wc -l) jars in $((SECONDS - t0)) s"
+  log "fetched $(find "$LIBS_DIR" -name '*.jar' | wc -l) jars in $((SECONDS - t0)) s"
 }
 
 render_config() {
@@ -144,6 +144,9 @@ cmd_start() {
   printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$STATE_DIR/admin.properties"
   ensure_formatted
 
+  # Remember where this run's lines begin in the (appended, rotated) server.log.
+  local log_mark=0
+  [[ -f "$LOG_DIR/server.log" ]] && log_mark="$(wc -l <"$LOG_DIR/server.log")"
   log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller $KAFKA_HOST:$KAFKA_CONTROLLER_PORT, data $DATA_DIR)"
   # setsid: the broker outlives this shell and is not hit by its terminal's Ctrl-C.
   # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
@@ -160,11 +163,12 @@ cmd_start() {
   until port_open "$KAFKA_PORT" && serves_metadata; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$PID_FILE"
-      tail -n 20 "$LOG_DIR/kafka.out" "$LOG_DIR/server.log" >&2 2>/dev/null || true
+      cat "$LOG_DIR/kafka.out" >&2
+      tail -n "+$((log_mark + 1))" "$LOG_DIR/server.log" 2>/dev/null | grep -E ' (WARN|ERROR|FATAL) ' | tail -n 20 >&2 || true
       die "broker exited during startup (logs: $LOG_DIR)"
     fi
     if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_DIR/server.log" >&2 2>/dev/null || true
+      tail -n "+$((log_mark + 1))" "$LOG_DIR/server.log" 2>/dev/null | tail -n 20 >&2 || true
       die "broker (pid $pid) did not serve metadata on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s; left running, see $LOG_DIR (kafka.sh stop to end it)"
     fi
     sleep 0.5

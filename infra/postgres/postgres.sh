@@ -60,7 +60,7 @@ find_pg_bin() {
     [[ -x "$PG_BIN/initdb" ]] || die "PG_BIN=$PG_BIN has no initdb"
     return 0
   fi
-  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  PG_BIN="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1 || true)"
   [[ -n "$PG_BIN" && -x "$PG_BIN/initdb" ]]
 }
 
