@@ -272,6 +272,7 @@ class Decider {
         restarted: 0,
         total: 0,
         maxUnavailableSeen: 0,
+        wakeAt: this.now, // look at it in this very decision, whatever the event
       });
       c.workloads[w.name] = { kind: w.kind };
     }
