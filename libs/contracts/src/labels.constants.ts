@@ -42,3 +42,6 @@ export const ANNOTATION_ROLLOUT_ID = 'ringmaster.dev/rollout-id';
 export const ANNOTATION_FAULT = 'ringmaster.dev/fault';
 export const FAULTS = ['never-ready', 'crash-loop', 'slow-ready'] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** Deployment controller: revision number on a Deployment and its ReplicaSets (newest = highest). */
+export const ANNOTATION_DEPLOYMENT_REVISION = 'deployment.kubernetes.io/revision';
