@@ -71,6 +71,9 @@ class Decider {
   private readonly state: RolloutState;
   private readonly commands: Command[] = [];
   private readonly audit: AuditEntry[] = [];
+  /** Objects this decision already copied (copy-on-write). */
+  private readonly owned = new WeakSet<object>();
+  private readonly ownedMaps = new WeakSet<object>();
 
   constructor(
     prev: RolloutState,
@@ -148,7 +151,10 @@ class Decider {
   }
 
   private target(key: TargetKey): TargetState {
-    const t = { ...this.state.targets[key], components: { ...this.state.targets[key].components } };
+    const t0 = this.state.targets[key];
+    if (this.owned.has(t0)) return t0;
+    const t = { ...t0, components: { ...t0.components } };
+    this.owned.add(t);
     this.state.targets[key] = t;
     return t;
   }
@@ -156,14 +162,24 @@ class Decider {
   private component(key: TargetKey, name: string): ComponentState {
     const t = this.target(key);
     const c = t.components[name];
+    if (this.owned.has(c)) return c;
     const copy: ComponentState = {
       ...c,
       workloads: Object.fromEntries(Object.entries(c.workloads).map(([k, v]) => [k, { ...v }])),
-      inFlight: { ...c.inFlight },
-      restartedUids: { ...c.restartedUids },
     };
+    this.owned.add(copy);
     t.components[name] = copy;
     return copy;
+  }
+
+  /** inFlight and restartedUids can be large: copied only when this decision changes them. */
+  private writable(c: ComponentState): ComponentState {
+    if (!this.ownedMaps.has(c)) {
+      c.inFlight = { ...c.inFlight };
+      c.restartedUids = { ...c.restartedUids };
+      this.ownedMaps.add(c);
+    }
+    return c;
   }
 
   private halt(key: TargetKey, name: string, c: ComponentState, reason: string): void {
@@ -196,6 +212,7 @@ class Decider {
         c.status = 'running';
         c.reason = undefined;
         c.waitingSince = undefined;
+        this.writable(c);
         for (const f of Object.keys(c.inFlight)) c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
         for (const w of Object.values(c.workloads)) if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
       }
@@ -231,7 +248,7 @@ class Decider {
         if (ev.outcome === 'failed') {
           this.halt(key, name, c, `${pod ? `restart of pod ${pod}` : `change of ${wl}`} failed: ${ev.detail ?? 'no detail'}`);
         } else if (pod && ev.outcome === 'refused') {
-          c.inFlight[pod] = { ...c.inFlight[pod], refused: ev.detail ?? 'refused by a PodDisruptionBudget' };
+          this.writable(c).inFlight[pod] = { ...c.inFlight[pod], refused: ev.detail ?? 'refused by a PodDisruptionBudget' };
         } else if (wl && ev.generation !== undefined) {
           c.workloads[wl].generation = ev.generation;
         }
@@ -495,47 +512,53 @@ class Decider {
     }
     if (!revisionsKnown) return;
 
-    // 2. Classify every instance.
+    // 2. Tally every instance by zone: down (unavailable, missing, or ours and not back yet),
+    //    pending (old revision) and free (pending and already down: restarting it costs nothing).
     const soakMs = spec.soakSeconds * 1000;
-    const byZone = new Map<string, { down: Set<string>; pending: PodObs[] }>();
-    const zoneOf = (z?: string) => {
+    const zones = new Map<string, ZoneTally>();
+    const tally = (z?: string) => {
       const k = z ?? '';
-      let e = byZone.get(k);
-      if (!e) byZone.set(k, (e = { down: new Set(), pending: [] }));
+      let e = zones.get(k);
+      if (!e) zones.set(k, (e = { zone: k, down: 0, downNames: [], pending: [], free: [] }));
       return e;
     };
-    for (const w of workloads) zoneOf(w.zone);
-    const available = (p: PodObs) =>
-      p.ready && !p.terminating && (!policy.probeReady || p.probe === 'ok') && c.restartedUids[p.name] !== p.uid;
-
-    // Missing StatefulSet pods (deleted, not yet recreated) are down.
+    const present: Record<string, number> = {};
+    const targetRevision: Record<string, string | undefined> = {};
     for (const w of workloads) {
-      for (let i = 0; i < w.replicas; i++) {
-        const n = `${w.name}-${i}`;
-        if (!pods[n]) zoneOf(w.zone).down.add(n);
+      tally(w.zone);
+      present[w.name] = 0;
+      targetRevision[w.name] = c.workloads[w.name].targetRevision;
+    }
+    const { inFlight, restartedUids } = c;
+    const probe = policy.probeReady;
+    const available = (p: PodObs) => p.ready && !p.terminating && (!probe || p.probe === 'ok') && restartedUids[p.name] !== p.uid;
+    // The hot loop of the planner: one pass, no sorting, no allocation per pod.
+    let z: ZoneTally | undefined;
+    for (const p of Object.values(pods)) {
+      present[p.workload]++;
+      if (!z || (p.zone ?? '') !== z.zone) z = tally(p.zone);
+      const avail = available(p);
+      const ours = inFlight[p.name] !== undefined;
+      if (!avail || ours) countDown(z, p.name);
+      if (!ours && restartedUids[p.name] !== p.uid && p.revision !== targetRevision[p.workload]) {
+        (avail ? z.pending : z.free).push(p);
       }
     }
-    const ordered = Object.values(pods).sort(podOrder);
-    for (const p of ordered) {
-      const z = zoneOf(p.zone);
-      if (!available(p)) z.down.add(p.name);
-      const stale = c.restartedUids[p.name] === p.uid;
-      const atTarget = p.revision === c.workloads[p.workload]?.targetRevision;
-      if (!atTarget && !stale && !c.inFlight[p.name]) z.pending.push(p);
+    for (const w of workloads) {
+      const missing = w.replicas - present[w.name];
+      for (let i = 0; i < missing; i++) countDown(tally(w.zone), `${w.name} (pod missing)`);
     }
 
     // 3. In-flight restarts: back (new uid, target revision, Ready for the soak, /ready 200)?
     for (const podName of Object.keys(c.inFlight).sort()) {
       const f = c.inFlight[podName];
       const p = pods[podName];
-      const zone = zoneOf(f.zone);
-      zone.down.add(podName);
       const replaced = !!p && p.uid !== f.uid && p.revision === c.workloads[p.workload]?.targetRevision;
       if (replaced && available(p)) {
         const readyAt = p.readySince ?? this.now;
         if (readyAt + soakMs <= this.now) {
-          delete c.inFlight[podName];
-          zone.down.delete(podName);
+          delete this.writable(c).inFlight[podName];
+          tally(f.zone).down--;
           c.restarted++;
           continue;
         }
@@ -547,12 +570,15 @@ class Decider {
       this.wake(c, f.issuedAt + this.timeoutMs() + 1);
     }
 
-    const pendingCount = [...byZone.values()].reduce((n, z) => n + z.pending.length, 0);
-    c.total = c.restarted + Object.keys(c.inFlight).length + pendingCount;
-    if (pendingCount === 0 && Object.keys(c.inFlight).length === 0) return this.succeed(key, name, c);
+    let pendingCount = 0;
+    for (const z of zones.values()) pendingCount += z.pending.length + z.free.length;
+    const inFlightCount = Object.keys(c.inFlight).length;
+    c.total = c.restarted + inFlightCount + pendingCount;
+    if (pendingCount === 0 && inFlightCount === 0) return this.succeed(key, name, c);
 
     // 4. Release under the limit.
-    const released = policy.zoneAware ? this.releaseZoned(c, byZone, policy) : this.releaseFlat(c, byZone.values(), policy);
+    const released = policy.zoneAware ? this.releaseZoned(c, zones, policy) : this.releaseFlat(c, [...zones.values()], policy);
+    if (released.length > 0) this.writable(c);
     for (const p of released) {
       const id = this.nextId();
       c.inFlight[p.name] = { commandId: id, uid: p.uid, zone: p.zone, issuedAt: this.now };
@@ -563,7 +589,7 @@ class Decider {
     if (released.length > 0) {
       c.waiting = c.waitingSince = undefined;
       this.log('restart', `${key} ${name}: restarting ${released.map((p) => p.name).join(', ')}`);
-    } else if (Object.keys(c.inFlight).length === 0) {
+    } else if (inFlightCount === 0) {
       // Nothing in flight and nothing may go: unavailability we did not cause holds us back.
       c.waitingSince ??= this.now;
       if (this.now - c.waitingSince > this.timeoutMs()) {
@@ -574,24 +600,22 @@ class Decider {
   }
 
   /** Non-zone-aware: already-down pending pods cost nothing; then up to limit - down more. */
-  private releaseFlat(c: ComponentState, zones: Iterable<{ down: Set<string>; pending: PodObs[] }>, policy: ComponentPolicy): PodObs[] {
-    const down = new Set<string>();
+  private releaseFlat(c: ComponentState, zones: ZoneTally[], policy: ComponentPolicy): PodObs[] {
+    let down = 0;
+    const free: PodObs[] = [];
     const pending: PodObs[] = [];
     for (const z of zones) {
-      z.down.forEach((n) => down.add(n));
+      down += z.down;
+      free.push(...z.free);
       pending.push(...z.pending);
     }
-    pending.sort(podOrder);
-    const out = pending.filter((p) => down.has(p.name));
-    let budget = policy.limit - down.size;
-    for (const p of pending) {
-      if (budget <= 0) break;
-      if (down.has(p.name)) continue;
-      out.push(p);
-      budget--;
-    }
-    c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, down.size + out.filter((p) => !down.has(p.name)).length);
-    c.waiting = out.length || Object.keys(c.inFlight).length ? undefined : `${down.size} unavailable (${[...down].sort().slice(0, 5).join(', ')}), limit ${policy.limit}`;
+    const budget = policy.limit - down;
+    const out = [...free.sort(podOrder), ...firstInOrder(pending, budget)];
+    c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, down + out.length - free.length);
+    c.waiting =
+      out.length || Object.keys(c.inFlight).length
+        ? undefined
+        : `${down} unavailable (${zones.flatMap((z) => z.downNames).slice(0, 5).join(', ')}), limit ${policy.limit}`;
     return out;
   }
 
@@ -599,13 +623,13 @@ class Decider {
    * Zone-aware: at most `zonesAtOnce` zones disrupted; a zone starts only when every other zone
    * is fully ready, a degraded zone first; within a zone up to the per-zone limit.
    */
-  private releaseZoned(c: ComponentState, byZone: Map<string, { down: Set<string>; pending: PodObs[] }>, policy: ComponentPolicy): PodObs[] {
+  private releaseZoned(c: ComponentState, byZone: Map<string, ZoneTally>, policy: ComponentPolicy): PodObs[] {
     const zones = [...byZone.keys()].sort();
-    const disrupted = new Set(zones.filter((z) => byZone.get(z)!.down.size > 0));
+    const disrupted = new Set(zones.filter((z) => byZone.get(z)!.down > 0));
     const out: PodObs[] = [];
     // Zones already under way keep going; then degraded zones, then the rest by name.
     const inProgress = new Set(Object.values(c.inFlight).map((f) => f.zone ?? ''));
-    if (c.activeZone !== undefined && byZone.get(c.activeZone)?.pending.length) inProgress.add(c.activeZone);
+    if (c.activeZone !== undefined) inProgress.add(c.activeZone);
     const order = [
       ...zones.filter((z) => inProgress.has(z)),
       ...zones.filter((z) => !inProgress.has(z) && disrupted.has(z)),
@@ -614,28 +638,57 @@ class Decider {
     const active = new Set<string>();
     for (const z of order) {
       const e = byZone.get(z)!;
-      if (e.pending.length === 0) continue;
+      if (e.pending.length + e.free.length === 0) continue;
       // Why: replicas of each series/block/tenant sit in different zones; two zones down at
       // once can lose a quorum (ingesters) or every copy (store-gateways, alertmanagers).
       const wouldDisrupt = new Set([...disrupted, ...active, z]);
       if (wouldDisrupt.size > policy.zonesAtOnce) continue;
-      const free = e.pending.filter((p) => e.down.has(p.name));
-      let budget = policy.limit - e.down.size;
-      const more = e.pending.filter((p) => !e.down.has(p.name) && budget-- > 0);
-      if (free.length + more.length === 0 && !inProgress.has(z)) continue;
+      const more = firstInOrder(e.pending, policy.limit - e.down);
       active.add(z);
-      out.push(...free, ...more);
-      c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, e.down.size + more.length);
+      out.push(...e.free.sort(podOrder), ...more);
+      c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, e.down + more.length);
     }
-    c.activeZone = [...active][0] ?? [...inProgress][0];
+    c.activeZone = [...active][0];
     if (out.length === 0 && Object.keys(c.inFlight).length === 0) {
-      const blockers = zones.filter((z) => disrupted.has(z)).map((z) => `${z || 'no zone'} has ${byZone.get(z)!.down.size} unavailable (${[...byZone.get(z)!.down].sort().slice(0, 3).join(', ')})`);
+      const blockers = zones
+        .filter((z) => disrupted.has(z))
+        .map((z) => `${z || 'no zone'} has ${byZone.get(z)!.down} unavailable (${byZone.get(z)!.downNames.join(', ')})`);
       c.waiting = blockers.length ? `waiting: ${blockers.join('; ')}` : 'waiting';
     } else {
       c.waiting = undefined;
     }
     return out;
   }
+}
+
+interface ZoneTally {
+  zone: string;
+  down: number;
+  /** A few names of what is down, for the waiting/blocked message. */
+  downNames: string[];
+  pending: PodObs[];
+  free: PodObs[];
+}
+
+function countDown(z: ZoneTally, what: string): void {
+  z.down++;
+  if (z.downNames.length < 3) z.downNames.push(what);
+}
+
+/** The first `n` pods in (zone, ordinal) order, without sorting all of them when n is small. */
+function firstInOrder(pods: PodObs[], n: number): PodObs[] {
+  if (n <= 0 || pods.length === 0) return [];
+  if (n >= pods.length) return pods.sort(podOrder);
+  if (n > 8) return pods.sort(podOrder).slice(0, n);
+  const out: PodObs[] = [];
+  const taken = new Set<PodObs>();
+  for (let i = 0; i < n; i++) {
+    let best: PodObs | undefined;
+    for (const p of pods) if (!taken.has(p) && (!best || podOrder(p, best) < 0)) best = p;
+    taken.add(best!);
+    out.push(best!);
+  }
+  return out;
 }
 
 function canStartMore(s: RolloutState): boolean {

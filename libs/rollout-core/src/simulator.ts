@@ -93,6 +93,8 @@ export interface SimConfig {
   observe?: Spread;
   /** Planner -> executor -> result back (each way). */
   command?: Spread;
+  /** The planner decides on observations in batches: at most one decision per this window. */
+  batchMs?: number;
   /** Full re-list period of the watcher (repairs dropped events). */
   relistEveryMs?: number;
   faults?: SimFaults;
@@ -175,9 +177,16 @@ interface World {
   key: TargetKey;
   workloads: Map<string, Workload>;
   pods: Map<string, Pod>;
+  /** StatefulSet slots between deletion and re-creation: was the deleted pod available? */
+  gone: Map<string, boolean>;
+  /** Pods by workload (an index: the observer and controllers look at one workload at a time). */
+  byWorkload: Map<string, Set<Pod>>;
 }
 
 type Ev = () => void;
+
+/** The planner's default decision batching window (see apps/planner). */
+export const DEFAULT_BATCH_MS = 250;
 
 const DEFAULTS = {
   terminate: { mean: 1_000, jitter: 0 },
@@ -230,8 +239,9 @@ class Simulation {
   private lastDecisionAt = 0;
   private tickAt: number | undefined;
   private readonly dirty = new Map<string, { target: TargetKey; component?: string }>();
-  private flushScheduled = false;
+  private readonly lastDecidedAt = new Map<string, number>();
   private readonly seenCommands = new Set<string>();
+  private readonly lastDelivery = new Map<TargetKey, number>();
   private readonly restarts: Record<string, number> = {};
   private readonly targeted: string[] = [];
   private readonly violations: Violation[] = [];
@@ -250,7 +260,7 @@ class Simulation {
     const pre = new Set(this.faults.preUnavailable ?? []);
     for (const t of cfg.targets) {
       const key = targetKey(t.target);
-      const world: World = { key, workloads: new Map(), pods: new Map() };
+      const world: World = { key, workloads: new Map(), pods: new Map(), gone: new Map(), byWorkload: new Map() };
       this.worlds.set(key, world);
       const byComponent = new Map<string, SimWorkload[]>();
       for (const w of t.workloads) {
@@ -269,7 +279,7 @@ class Simulation {
           const name = w.kind === 'StatefulSet' ? `${w.name}-${i}` : `${w.name}-r1-${i}`;
           const slot = `${key}/${name}`;
           const down = pre.has(slot);
-          world.pods.set(name, {
+          this.putPod(world, {
             name,
             uid: `u${this.uidSeq++}`,
             workload: w.name,
@@ -292,7 +302,7 @@ class Simulation {
       for (const [c, ws] of byComponent) this.limits.set(`${key}/${c}`, expectedLimits(ws));
       // The watcher's initial list.
       this.view[key] = { workloads: {}, pods: {} };
-      for (const w of world.workloads.values()) this.applyWorkloadObs(key, this.workloadObs(w));
+      for (const w of world.workloads.values()) this.applyWorkloadObs(key, this.workloadObs(world, w));
       for (const p of world.pods.values()) this.applyPodObs(key, this.podObs(p), p.rv, false);
       this.observeAll(world);
     }
@@ -399,25 +409,32 @@ class Simulation {
     this.releases.push(...groups.values());
   }
 
+  /**
+   * Observations are decided in batches, as the planner does: the first after a quiet spell at
+   * once, then at most one decision per `batchMs` per component.
+   */
   private markDirty(target: TargetKey, component?: string): void {
     const k = `${target}|${component ?? ''}`;
+    if (this.dirty.has(k)) return;
     this.dirty.set(k, { target, component });
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Observations arriving at one instant are decided together, as a planner batches a poll.
-    this.after(0, () => {
-      this.flushScheduled = false;
-      const batch = [...this.dirty.values()];
-      this.dirty.clear();
-      for (const b of batch) this.decideNow({ kind: 'observed', target: b.target, component: b.component });
+    const window = this.cfg.batchMs ?? DEFAULT_BATCH_MS;
+    const at = Math.max(this.now, (this.lastDecidedAt.get(k) ?? -Infinity) + window);
+    this.q.push(at, () => {
+      this.dirty.delete(k);
+      this.lastDecidedAt.set(k, this.now);
+      this.decideNow({ kind: 'observed', target, component });
     });
   }
 
+  /** Commands of one cluster reach executors in order (Kafka: key = cluster, one partition). */
   private send(c: Command): void {
     this.commandCount++;
-    const deliver = () => this.execute(c);
-    this.after(this.sample(this.cfg.command, DEFAULTS.command), deliver);
-    if (this.rng.chance(this.faults.duplicateCommand ?? 0)) this.after(this.sample(this.cfg.command, DEFAULTS.command) * 3, deliver);
+    const key = targetKey(c.target);
+    const at = Math.max(this.now + this.sample(this.cfg.command, DEFAULTS.command), (this.lastDelivery.get(key) ?? 0) + 1e-3);
+    this.lastDelivery.set(key, at);
+    this.q.push(at, () => this.execute(c));
+    // A redelivery (after a rebalance) comes right behind the original, still in order.
+    if (this.rng.chance(this.faults.duplicateCommand ?? 0)) this.q.push(at + 2e-4, () => this.execute(c));
   }
 
   private report(commandId: string, outcome: 'done' | 'already-done' | 'refused' | 'failed', generation?: number, detail?: string): void {
@@ -481,6 +498,17 @@ class Simulation {
     }
   }
 
+  private putPod(world: World, p: Pod): void {
+    world.pods.set(p.name, p);
+    let set = world.byWorkload.get(p.workload);
+    if (!set) world.byWorkload.set(p.workload, (set = new Set()));
+    set.add(p);
+  }
+
+  private podsOf(world: World, workload: string): Iterable<Pod> {
+    return world.byWorkload.get(workload) ?? [];
+  }
+
   private available(world: World, p: Pod): boolean {
     const lim = this.limits.get(`${world.key}/${p.component}`)!;
     return p.ready && !p.terminating && (!lim.probe || p.probe === 'ok');
@@ -496,9 +524,11 @@ class Simulation {
     this.check(world, p.component);
     this.after(this.sample(this.cfg.terminate, DEFAULTS.terminate), () => {
       world.pods.delete(p.name);
+      world.byWorkload.get(p.workload)!.delete(p);
       this.emitTombstone(world, p);
       const w = world.workloads.get(p.workload)!;
       if (w.kind === 'StatefulSet') {
+        world.gone.set(p.name, p.caused);
         // The StatefulSet controller recreates the pod, at the update revision.
         this.after(this.sample(this.cfg.create, DEFAULTS.create), () => this.createPod(world, w, p.name, p.caused));
       } else {
@@ -526,7 +556,8 @@ class Simulation {
       neverReady: (this.faults.neverReady ?? []).includes(slot),
       crashLoop: this.rng.chance(this.faults.crashLoop ?? 0),
     };
-    world.pods.set(name, p);
+    this.putPod(world, p);
+    world.gone.delete(name);
     this.emitPod(world, p);
     this.check(world, p.component);
     if (p.neverReady) return;
@@ -570,7 +601,7 @@ class Simulation {
   /** ReplicaSet/Deployment controller with maxSurge 0: replace old pods maxUnavailable at a time. */
   private deploymentController(world: World, w: Workload): void {
     if (w.paused || w.observedGeneration < w.generation) return;
-    const pods = [...world.pods.values()].filter((p) => p.workload === w.name);
+    const pods = [...this.podsOf(world, w.name)];
     const live = pods.filter((p) => !p.terminating);
     // Scale up the new ReplicaSet to replace what is gone.
     for (let i = live.length; i < w.replicas; i++) {
@@ -607,13 +638,12 @@ class Simulation {
     };
   }
 
-  private workloadObs(w: Workload): WorkloadObs {
-    const world = [...this.worlds.values()].find((x) => x.workloads.get(w.name) === w)!;
+  private workloadObs(world: World, w: Workload): WorkloadObs {
     let statusReplicas = 0;
     let ready = 0;
     let updated = 0;
-    for (const p of world.pods.values()) {
-      if (p.workload !== w.name || p.terminating) continue;
+    for (const p of this.podsOf(world, w.name)) {
+      if (p.terminating) continue;
       statusReplicas++;
       if (p.ready) ready++;
       if (p.revision === w.updateRevision) updated++;
@@ -669,7 +699,7 @@ class Simulation {
   }
 
   private emitWorkload(world: World, w: Workload): void {
-    const obs = this.workloadObs(w);
+    const obs = this.workloadObs(world, w);
     const rv = w.rv;
     this.deliver(() => {
       if ((this.viewRv.get(`${world.key}/w/${w.name}`) ?? 0) >= rv) return;
@@ -706,7 +736,7 @@ class Simulation {
   private relist(): void {
     for (const world of this.worlds.values()) {
       const pods = [...world.pods.values()].map((p) => ({ obs: this.podObs(p), rv: p.rv }));
-      const workloads = [...world.workloads.values()].map((w) => ({ obs: this.workloadObs(w), rv: w.rv }));
+      const workloads = [...world.workloads.values()].map((w) => ({ obs: this.workloadObs(world, w), rv: w.rv }));
       const listRv = this.rv++;
       this.after(this.sample(this.cfg.observe, DEFAULTS.observe), () => {
         const t = this.view[world.key] as ObservedTarget;
@@ -752,27 +782,23 @@ class Simulation {
     for (const w of world.workloads.values()) {
       if (w.component !== component || w.kind !== 'Deployment') continue;
       let serving = 0;
-      for (const p of world.pods.values()) if (p.workload === w.name && this.available(world, p)) serving++;
+      for (const p of this.podsOf(world, w.name)) if (this.available(world, p)) serving++;
       deploymentDown += Math.max(0, w.replicas - serving);
     }
-    for (const p of world.pods.values()) {
-      if (p.component !== component || world.workloads.get(p.workload)!.kind === 'Deployment') continue;
+    const statefulPods = [...world.workloads.values()]
+      .filter((w) => w.component === component && w.kind === 'StatefulSet')
+      .flatMap((w) => [...this.podsOf(world, w.name)]);
+    for (const p of statefulPods) {
       const down = !this.available(world, p);
-      const caused = down && (p.caused || (!p.external && p.terminating));
+      const caused = down && p.caused;
       if (p.terminating && names.has(p.name)) {
         names.set(p.name, { zone: p.zone, caused, down: true });
       } else {
         names.set(p.name, { zone: p.zone, caused, down });
       }
     }
-    // Slots whose pod is gone but was deleted by us while available keep counting as caused.
-    for (const w of world.workloads.values()) {
-      if (w.component !== component || w.kind !== 'StatefulSet') continue;
-      for (let i = 0; i < w.replicas; i++) {
-        const n = `${w.name}-${i}`;
-        if (!world.pods.has(n)) names.set(n, { zone: w.zone, caused: true, down: true });
-      }
-    }
+    // A slot whose pod is gone counts as caused if we deleted it while it served.
+    for (const [n, caused] of world.gone) if (names.has(n) && !world.pods.has(n)) names.get(n)!.caused = caused;
     let down = deploymentDown;
     let caused = deploymentDown;
     const zonesDown = new Map<string, number>();
