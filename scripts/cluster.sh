@@ -166,7 +166,7 @@ EOF
   } | kc "${name}" apply -f - >/dev/null
 }
 
-api_ready() { kc "$1" get --raw /readyz >/dev/null 2>&1; }
+api_ready() { kc "$1" --request-timeout=5s get --raw /readyz >/dev/null 2>&1; }
 
 merge_kubeconfigs() {
   local files=() n
@@ -219,20 +219,27 @@ cmd_up() {
   local config="${STATE_DIR}/kwokctl-config.yaml"
   render_config "${config}"
 
-  local i name
+  local i name exists
   for ((i = 1; i <= n; i++)); do
     name="${PREFIX}-${i}"
     if cluster_names | grep -qx "${name}"; then
-      if ! api_ready "${name}"; then
-        log "${name}: exists but not serving; starting it"
-        "${KWOKCTL}" start cluster --name "${name}" --wait 120s >&2
-      else
+      if api_ready "${name}"; then
         log "${name}: already up, reusing"
-      fi
-      if ! cmp -s "${config}" "${KWOK_WORKDIR}/clusters/${name}/ringmaster-config.yaml"; then
-        log "warning: ${name} runs with other stages/options than requested now; run 'down' then 'up' to apply"
+        if ! cmp -s "${config}" "${KWOK_WORKDIR}/clusters/${name}/ringmaster-config.yaml"; then
+          log "warning: ${name} runs with other stages/options than requested now; run 'down' then 'up' to apply"
+        fi
+        exists=1
+      else
+        # Its processes died (reboot, CI teardown). 'kwokctl start' would reuse the ports
+        # picked at creation, which another cluster may hold by now: recreate instead.
+        log "${name}: exists but not serving; recreating it (its objects are lost)"
+        "${KWOKCTL}" delete cluster --name "${name}" --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" >&2
+        exists=0
       fi
     else
+      exists=0
+    fi
+    if ((exists == 0)); then
       log "${name}: creating (kwokctl --runtime binary)"
       "${KWOKCTL}" create cluster --name "${name}" --config "${config}" \
         --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" --wait 120s >&2
