@@ -43,6 +43,16 @@ export KWOK_WORKDIR="${STATE_DIR}/kwok"
 ZONES=(zone-a zone-b zone-c)
 
 log() { echo "[cluster.sh] $*" >&2; }
+# kwokctl logs JSON lines; keep them in a file and show the tail only when it fails.
+kwokctl_q() {
+  local logf="${STATE_DIR}/kwokctl.log"
+  mkdir -p "${STATE_DIR}"
+  echo "--- $(date -u +%FT%TZ) kwokctl $*" >>"${logf}"
+  if ! "${KWOKCTL}" "$@" >>"${logf}" 2>&1; then
+    tail -n 20 "${logf}" >&2
+    die "kwokctl $1 $2 failed (full log: ${logf})"
+  fi
+}
 die() { echo "[cluster.sh] error: $*" >&2; exit 1; }
 
 usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -233,7 +243,7 @@ cmd_up() {
         # Its processes died (reboot, CI teardown). 'kwokctl start' would reuse the ports
         # picked at creation, which another cluster may hold by now: recreate instead.
         log "${name}: exists but not serving; recreating it (its objects are lost)"
-        "${KWOKCTL}" delete cluster --name "${name}" --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" >&2
+        kwokctl_q delete cluster --name "${name}" --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml"
         exists=0
       fi
     else
@@ -241,8 +251,8 @@ cmd_up() {
     fi
     if ((exists == 0)); then
       log "${name}: creating (kwokctl --runtime binary)"
-      "${KWOKCTL}" create cluster --name "${name}" --config "${config}" \
-        --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" --wait 120s >&2
+      kwokctl_q create cluster --name "${name}" --config "${config}" \
+        --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" --wait 120s
       cp "${config}" "${KWOK_WORKDIR}/clusters/${name}/ringmaster-config.yaml"
     fi
     local tries=0
@@ -289,7 +299,7 @@ cmd_down() {
   local name
   for name in $(cluster_names); do
     log "${name}: deleting"
-    "${KWOKCTL}" delete cluster --name "${name}" --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" >&2 || true
+    ( kwokctl_q delete cluster --name "${name}" --kubeconfig "${STATE_DIR}/kwokctl-kubeconfig.yaml" ) || true
   done
   # Safety net: anything still running from our cluster dirs is ours; end it by pid.
   local pids tries=0
