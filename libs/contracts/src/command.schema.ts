@@ -56,6 +56,7 @@ export const CommandMessageSchema = z.discriminatedUnion('kind', [
       workload: ObjectNameSchema,
       change: ChangeSchema,
       maxUnavailable: z.number().int().min(1),
+      minReadySeconds: z.number().int().min(0),
     })
     .strict(),
   z

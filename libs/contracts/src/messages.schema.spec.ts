@@ -50,6 +50,7 @@ describe('CommandMessage', () => {
       workload: 'mimir-querier',
       change: { kind: 'restart' },
       maxUnavailable: 3,
+      minReadySeconds: 30,
     },
     {
       kind: 'set-deployment-paused',
