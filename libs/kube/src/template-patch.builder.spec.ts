@@ -187,6 +187,15 @@ describe('deploymentPatch', () => {
     });
   });
 
+  it('sets minReadySeconds (the soak) when given, and refuses a negative one', () => {
+    const base = { change: { kind: 'restart' as const }, rolloutId: 'r9', maxUnavailable: 1 };
+    const r = deploymentPatch(deployment('querier', 4), { ...base, minReadySeconds: 30 });
+    expect(r).toMatchObject({ ok: true, patch: { spec: { minReadySeconds: 30 } } });
+    expect(deploymentPatch(deployment('querier', 4), { ...base, minReadySeconds: -1 }).ok).toBe(
+      false,
+    );
+  });
+
   it.each([0, -1, 1.5])('refuses maxUnavailable %p', (n) => {
     expect(
       deploymentPatch(deployment('querier', 4), {

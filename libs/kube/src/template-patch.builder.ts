@@ -154,6 +154,18 @@ export function statefulSetPatch(
 }
 
 /**
+ * What a Deployment roll sets. `minReadySeconds` carries the rollout's soak (a new pod counts
+ * as available only once Ready that long, so the controller's window slides like the core's);
+ * left as the owner set it when absent.
+ */
+export type DeploymentRollSpec = Pick<
+  RollDeploymentCommand,
+  'change' | 'rolloutId' | 'maxUnavailable'
+> & {
+  minReadySeconds?: number;
+};
+
+/**
  * The Deployment part of rollDeployment, pure.
  *
  * maxUnavailable comes from the policy. maxSurge is left as the owner set it (the chart uses
@@ -163,13 +175,20 @@ export function statefulSetPatch(
  */
 export function deploymentPatch(
   d: V1Deployment,
-  cmd: Pick<RollDeploymentCommand, 'change' | 'rolloutId' | 'maxUnavailable'>,
+  cmd: DeploymentRollSpec,
 ): { ok: true; patch: JsonObject } | { ok: false; error: string } {
   const name = `${d.metadata?.namespace}/${d.metadata?.name}`;
   if (!Number.isInteger(cmd.maxUnavailable) || cmd.maxUnavailable < 1) {
     return {
       ok: false,
       error: `Deployment ${name}: maxUnavailable must be an integer >= 1, got ${cmd.maxUnavailable}`,
+    };
+  }
+  const minReady = cmd.minReadySeconds;
+  if (minReady !== undefined && (!Number.isInteger(minReady) || minReady < 0)) {
+    return {
+      ok: false,
+      error: `Deployment ${name}: minReadySeconds must be an integer >= 0, got ${minReady}`,
     };
   }
   const tpl = buildTemplatePatch(cmd.change, cmd.rolloutId, d.spec?.template);
@@ -183,6 +202,7 @@ export function deploymentPatch(
       },
       spec: {
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: cmd.maxUnavailable } },
+        ...(minReady !== undefined ? { minReadySeconds: minReady } : {}),
         template: tpl.patch,
       },
     },

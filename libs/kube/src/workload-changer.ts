@@ -21,7 +21,12 @@ import type {
 import { type KubeClusters, clientsFor } from './kube-clusters';
 import type { KubeCommandResult } from './kube-command.result';
 import { KubeRetriableError, describe, httpStatusOf, rethrowIfRetriable } from './kube.errors';
-import { deploymentPatch, statefulSetPatch, templateHasChange } from './template-patch.builder';
+import {
+  type DeploymentRollSpec,
+  deploymentPatch,
+  statefulSetPatch,
+  templateHasChange,
+} from './template-patch.builder';
 
 /** Field manager recorded in managedFields for every write Ringmaster makes. */
 export const FIELD_MANAGER = 'ringmaster';
@@ -63,17 +68,20 @@ export class WorkloadChanger {
 
   /** Changes a Deployment's template with maxUnavailable from the policy; its controller rolls. */
   async rollDeployment(cluster: string, cmd: RollDeploymentCommand): Promise<KubeCommandResult> {
+    const roll: DeploymentRollSpec = cmd;
     const namespace = cmd.target.namespace;
     const name = cmd.workload;
     return this.withConflictRetry(`Deployment ${cluster}/${namespace}/${name}`, async () => {
       const { apps } = clientsFor(this.clusters, cluster);
       const d = await apps.readNamespacedDeployment({ name, namespace });
       const before = d.metadata?.generation ?? 0;
-      const p = deploymentPatch(d, cmd);
+      const p = deploymentPatch(d, roll);
       if (!p.ok) return { outcome: 'failed', detail: p.error };
       const unchanged =
         templateHasChange(cmd.change, cmd.rolloutId, d.spec?.template) &&
-        `${d.spec?.strategy?.rollingUpdate?.maxUnavailable}` === `${cmd.maxUnavailable}`;
+        `${d.spec?.strategy?.rollingUpdate?.maxUnavailable}` === `${cmd.maxUnavailable}` &&
+        (roll.minReadySeconds === undefined ||
+          (d.spec?.minReadySeconds ?? 0) === roll.minReadySeconds);
       const after = await apps.patchNamespacedDeployment(
         { name, namespace, body: p.patch, fieldManager: FIELD_MANAGER },
         SMP(),
