@@ -4,6 +4,7 @@ import {
   classifyKubeError,
   describe as describeError,
   rethrowIfRetriable,
+  withTimeout,
 } from './kube.errors';
 
 /** What client-node 1.x throws for an API error: ApiException with the raw body text. */
@@ -152,5 +153,18 @@ describe('rethrowIfRetriable', () => {
     expect(
       rethrowIfRetriable(apiException(403, { reason: 'Forbidden', message: 'no' }), 'x'),
     ).toMatchObject({ class: 'permanent', status: 403 });
+  });
+});
+
+describe('withTimeout', () => {
+  it('passes the answer through', async () => {
+    await expect(withTimeout(Promise.resolve(7), 1000, 'x')).resolves.toBe(7);
+  });
+
+  it('rejects with a retriable error when the call hangs', async () => {
+    const never = new Promise<number>(() => undefined);
+    await expect(withTimeout(never, 5, 'read pod')).rejects.toThrow(
+      new KubeRetriableError('read pod: no answer within 5 ms'),
+    );
   });
 });

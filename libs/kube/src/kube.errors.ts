@@ -218,3 +218,23 @@ function firstLine(err: unknown): string | undefined {
   if (err instanceof Error && err.message) return err.message.split('\n')[0];
   return undefined;
 }
+
+/** Default bound on one API call: the generated client has no timeout of its own. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * Bounds a client-node call: past `ms` it rejects with a retriable timeout. The request itself
+ * is not cancelled (the generated client takes no signal); its late answer is ignored, which
+ * is safe because every action is re-read and idempotent (uid preconditions, set-value patches).
+ */
+export function withTimeout<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!Number.isFinite(ms) || ms <= 0) return call;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new KubeRetriableError(`${what}: no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}

@@ -30,7 +30,14 @@ import {
 } from './backoff.policy';
 import type { KubeCommandResult } from './kube-command.result';
 import { type KubeClusters, clientsFor } from './kube-clusters';
-import { classifyKubeError, describe, httpStatusOf, rethrowIfRetriable } from './kube.errors';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  classifyKubeError,
+  describe,
+  httpStatusOf,
+  rethrowIfRetriable,
+  withTimeout,
+} from './kube.errors';
 
 /** The three calls a restart makes (a CoreV1Api satisfies it; tests pass a fake). */
 export type PodRestartApi = Pick<
@@ -61,6 +68,8 @@ export interface RestartOptions {
   onRefused?: (refusal: EvictionRefusal) => void;
   /** Aborts the waiting between attempts (shutdown); the result is then `refused`. */
   signal?: AbortSignal;
+  /** Bound on each API call (read, evict, delete); past it: KubeRetriableError. Default 30 s. */
+  callTimeoutMs?: number;
   /** Injected clock, randomness and sleep, for tests. */
   now?: () => number;
   random?: () => number;
@@ -78,10 +87,11 @@ export async function restartPodWith(
   const namespace = cmd.target.namespace;
   const name = cmd.pod;
   const what = `pod ${cmd.target.cluster}/${namespace}/${name}`;
+  const callMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
 
   let pod: V1Pod;
   try {
-    pod = await api.readNamespacedPod({ name, namespace });
+    pod = await withTimeout(api.readNamespacedPod({ name, namespace }), callMs, `read ${what}`);
   } catch (err) {
     if (httpStatusOf(err) === 404) return { outcome: 'already-done', detail: `${what} is gone` };
     const c = rethrowIfRetriable(err, `read ${what}`);
@@ -101,7 +111,11 @@ export async function restartPodWith(
 
   if (cmd.method === 'delete') {
     try {
-      await api.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid: cmd.uid } } });
+      await withTimeout(
+        api.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid: cmd.uid } } }),
+        callMs,
+        `delete ${what}`,
+      );
       return { outcome: 'done', detail: `${what} deleted (uid ${cmd.uid})` };
     } catch (err) {
       return settle(err, what, 'delete');
@@ -115,16 +129,20 @@ export async function restartPodWith(
   const deadline = now() + (opts.refusalDeadlineMs ?? DEFAULT_REFUSAL_DEADLINE_MS);
   for (let attempt = 0; ; attempt++) {
     try {
-      await api.createNamespacedPodEviction({
-        name,
-        namespace,
-        body: {
-          apiVersion: 'policy/v1',
-          kind: 'Eviction',
-          metadata: { name, namespace },
-          deleteOptions: { preconditions: { uid: cmd.uid } },
-        },
-      });
+      await withTimeout(
+        api.createNamespacedPodEviction({
+          name,
+          namespace,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name, namespace },
+            deleteOptions: { preconditions: { uid: cmd.uid } },
+          },
+        }),
+        callMs,
+        `evict ${what}`,
+      );
       return {
         outcome: 'done',
         detail: `${what} evicted (uid ${cmd.uid})${attempt ? ` after ${attempt} refusal(s)` : ''}`,

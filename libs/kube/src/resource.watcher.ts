@@ -33,7 +33,7 @@ import type {
 } from '@kubernetes/client-node';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.policy';
 import { type KubeClusterClients, type KubeClusters, clientsFor } from './kube-clusters';
-import { httpStatusOf } from './kube.errors';
+import { httpStatusOf, withTimeout } from './kube.errors';
 
 export type WatchKind = 'pods' | 'statefulsets' | 'deployments' | 'replicasets';
 
@@ -64,6 +64,8 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /** A watch with no event nor bookmark for this long is considered dead. Default timeoutSeconds + 60 s. */
   idleTimeoutMs?: number;
+  /** Bound on each LIST page request. Default 60 s. */
+  listTimeoutMs?: number;
   /** Reconnect backoff after errors. Default 250 ms doubling to 30 s. */
   backoff?: BackoffOptions;
   /**
@@ -254,12 +256,16 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
     let cont: string | undefined;
     let rv: string | undefined;
     do {
-      const page = await list({
-        limit: this.opts.pageSize ?? 500,
-        ...(cont ? { _continue: cont } : {}),
-        ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
-        ...(this.opts.fieldSelector ? { fieldSelector: this.opts.fieldSelector } : {}),
-      });
+      const page = await withTimeout(
+        list({
+          limit: this.opts.pageSize ?? 500,
+          ...(cont ? { _continue: cont } : {}),
+          ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
+          ...(this.opts.fieldSelector ? { fieldSelector: this.opts.fieldSelector } : {}),
+        }),
+        this.opts.listTimeoutMs ?? 60_000,
+        `list ${this.kind}`,
+      );
       items.push(...page.items);
       cont = page.metadata?._continue || undefined;
       // Every page of a paged list is served at the first page's version.
@@ -289,7 +295,14 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
         if (idle) clearTimeout(idle);
         idle = setTimeout(() => {
           idleFired = true;
-          abort();
+          // Not connected yet (a connect that hangs): give up on it without waiting for the OS.
+          if (ctrl) abort();
+          else
+            finish({
+              kind: 'error',
+              err: new Error(`watch ${this.kind}: no connection within ${idleMs} ms`),
+              events,
+            });
         }, idleMs);
       };
       let finished = false;
@@ -303,6 +316,8 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
       this.counters.watches++;
       arm();
       const onEvent = (type: string, obj: unknown) => {
+        // A connection given up on (idle) may still deliver: it must not move the version.
+        if (finished) return;
         arm();
         const o = obj as T & { code?: number };
         switch (type) {
@@ -363,7 +378,10 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
         .watch(watchPath(this.kind, this.namespace), query, onEvent, onDone)
         .then((c) => {
           ctrl = c;
-          if (finished) return;
+          if (finished) {
+            c.abort();
+            return;
+          }
           this.current = c;
           if (this.stopped || gone || errorEvent) c.abort();
           // A resumed watch (no list) is "synced" once it is connected.

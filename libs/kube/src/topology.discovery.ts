@@ -34,7 +34,14 @@ import {
 } from '@ringmaster/rollout-core';
 import type { ComponentOverrides } from './component.resolver';
 import { type KubeClusters, clientsFor } from './kube-clusters';
-import { KubePermanentError, classifyKubeError, describe, rethrowIfRetriable } from './kube.errors';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  KubePermanentError,
+  classifyKubeError,
+  describe,
+  rethrowIfRetriable,
+  withTimeout,
+} from './kube.errors';
 import { LABEL_APP_NAME, LABEL_TOPOLOGY_ZONE, LABEL_ZONE } from '@ringmaster/contracts';
 import { toPodObs } from './pod-state.mapper';
 import { deploymentToWorkloadObs, statefulSetToWorkloadObs } from './workload-state.mapper';
@@ -61,6 +68,8 @@ export interface DiscoverOptions {
   componentOverrides?: ComponentOverrides;
   /** Force the mode instead of inferring it. */
   mode?: DeploymentMode;
+  /** Bound on each list call; past it: KubeRetriableError. Default 30 s. */
+  callTimeoutMs?: number;
 }
 
 export interface Topology {
@@ -173,11 +182,26 @@ export class TopologyDiscovery {
       replicaSets: V1ReplicaSet[],
       pods: V1Pod[];
     try {
+      const ms = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
       [statefulSets, deployments, replicaSets, pods] = await Promise.all([
-        apps.listNamespacedStatefulSet({ namespace, labelSelector }).then((l) => l.items),
-        apps.listNamespacedDeployment({ namespace, labelSelector }).then((l) => l.items),
-        apps.listNamespacedReplicaSet({ namespace, labelSelector }).then((l) => l.items),
-        core.listNamespacedPod({ namespace, labelSelector }).then((l) => l.items),
+        withTimeout(
+          apps.listNamespacedStatefulSet({ namespace, labelSelector }),
+          ms,
+          'list StatefulSets',
+        ).then((l) => l.items),
+        withTimeout(
+          apps.listNamespacedDeployment({ namespace, labelSelector }),
+          ms,
+          'list Deployments',
+        ).then((l) => l.items),
+        withTimeout(
+          apps.listNamespacedReplicaSet({ namespace, labelSelector }),
+          ms,
+          'list ReplicaSets',
+        ).then((l) => l.items),
+        withTimeout(core.listNamespacedPod({ namespace, labelSelector }), ms, 'list Pods').then(
+          (l) => l.items,
+        ),
       ]);
     } catch (err) {
       const c = rethrowIfRetriable(err, what);
@@ -189,7 +213,13 @@ export class TopologyDiscovery {
     // not read them, and the chart labels zoned pods anyway.
     if (pods.some((p) => !p.metadata?.labels?.[LABEL_ZONE] && p.spec?.nodeName)) {
       try {
-        nodes = (await core.listNode({})).items;
+        nodes = (
+          await withTimeout(
+            core.listNode({}),
+            opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+            'list Nodes',
+          )
+        ).items;
       } catch (err) {
         warnings.push(
           `nodes not readable, zones of unlabelled pods unknown: ${describe(classifyKubeError(err))}`,

@@ -20,7 +20,14 @@ import type {
 } from '@ringmaster/rollout-core';
 import { type KubeClusters, clientsFor } from './kube-clusters';
 import type { KubeCommandResult } from './kube-command.result';
-import { KubeRetriableError, describe, httpStatusOf, rethrowIfRetriable } from './kube.errors';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  KubeRetriableError,
+  describe,
+  httpStatusOf,
+  rethrowIfRetriable,
+  withTimeout,
+} from './kube.errors';
 import {
   type DeploymentRollSpec,
   deploymentPatch,
@@ -38,7 +45,11 @@ const MERGE = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const CONFLICT_ATTEMPTS = 3;
 
 export class WorkloadChanger {
-  constructor(private readonly clusters: KubeClusters) {}
+  constructor(
+    private readonly clusters: KubeClusters,
+    /** Bound on each API call; past it: KubeRetriableError. */
+    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+  ) {}
 
   /** Applies the change to a StatefulSet's template (OnDelete: nothing restarts yet). */
   async applyTemplate(cluster: string, cmd: ApplyTemplateCommand): Promise<KubeCommandResult> {
@@ -46,16 +57,24 @@ export class WorkloadChanger {
     const name = cmd.workload;
     return this.withConflictRetry(`StatefulSet ${cluster}/${namespace}/${name}`, async () => {
       const { apps } = clientsFor(this.clusters, cluster);
-      const sts = await apps.readNamespacedStatefulSet({ name, namespace });
+      const sts = await withTimeout(
+        apps.readNamespacedStatefulSet({ name, namespace }),
+        this.callTimeoutMs,
+        `read ${name}`,
+      );
       const before = sts.metadata?.generation ?? 0;
       const p = statefulSetPatch(sts, cmd);
       if (!p.ok) return { outcome: 'failed', detail: p.error };
       const unchanged =
         templateHasChange(cmd.change, cmd.rolloutId, sts.spec?.template) &&
         sts.spec?.updateStrategy?.type === 'OnDelete';
-      const after = await apps.patchNamespacedStatefulSet(
-        { name, namespace, body: p.patch, fieldManager: FIELD_MANAGER },
-        SMP(),
+      const after = await withTimeout(
+        apps.patchNamespacedStatefulSet(
+          { name, namespace, body: p.patch, fieldManager: FIELD_MANAGER },
+          SMP(),
+        ),
+        this.callTimeoutMs,
+        `patch ${name}`,
       );
       const generation = after.metadata?.generation ?? before;
       return {
@@ -73,7 +92,11 @@ export class WorkloadChanger {
     const name = cmd.workload;
     return this.withConflictRetry(`Deployment ${cluster}/${namespace}/${name}`, async () => {
       const { apps } = clientsFor(this.clusters, cluster);
-      const d = await apps.readNamespacedDeployment({ name, namespace });
+      const d = await withTimeout(
+        apps.readNamespacedDeployment({ name, namespace }),
+        this.callTimeoutMs,
+        `read ${name}`,
+      );
       const before = d.metadata?.generation ?? 0;
       const p = deploymentPatch(d, roll);
       if (!p.ok) return { outcome: 'failed', detail: p.error };
@@ -82,9 +105,13 @@ export class WorkloadChanger {
         `${d.spec?.strategy?.rollingUpdate?.maxUnavailable}` === `${cmd.maxUnavailable}` &&
         (roll.minReadySeconds === undefined ||
           (d.spec?.minReadySeconds ?? 0) === roll.minReadySeconds);
-      const after = await apps.patchNamespacedDeployment(
-        { name, namespace, body: p.patch, fieldManager: FIELD_MANAGER },
-        SMP(),
+      const after = await withTimeout(
+        apps.patchNamespacedDeployment(
+          { name, namespace, body: p.patch, fieldManager: FIELD_MANAGER },
+          SMP(),
+        ),
+        this.callTimeoutMs,
+        `patch ${name}`,
       );
       const generation = after.metadata?.generation ?? before;
       return {
@@ -104,9 +131,13 @@ export class WorkloadChanger {
     const name = cmd.workload;
     return this.withConflictRetry(`Deployment ${cluster}/${namespace}/${name}`, async () => {
       const { apps } = clientsFor(this.clusters, cluster);
-      const after = await apps.patchNamespacedDeployment(
-        { name, namespace, body: { spec: { paused: cmd.paused } }, fieldManager: FIELD_MANAGER },
-        MERGE(),
+      const after = await withTimeout(
+        apps.patchNamespacedDeployment(
+          { name, namespace, body: { spec: { paused: cmd.paused } }, fieldManager: FIELD_MANAGER },
+          MERGE(),
+        ),
+        this.callTimeoutMs,
+        `patch ${name}`,
       );
       return {
         outcome: 'done',

@@ -189,3 +189,83 @@ describe('watchResources failure paths (scripted API server)', () => {
     expect(openResponses.length).toBe(1);
   });
 });
+
+describe('watchResources idle watchdog (scripted API server)', () => {
+  it('gives up on a watch that never answers or stays silent, and reconnects from the same version', async () => {
+    const requests: string[] = [];
+    const held: ServerResponse[] = [];
+    let watches = 0;
+    const server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      requests.push(
+        `${url.searchParams.get('watch') === 'true' ? 'WATCH' : 'LIST'} rv=${url.searchParams.get('resourceVersion') ?? ''}`,
+      );
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.searchParams.get('watch') !== 'true') {
+        res.end(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'PodList',
+            metadata: { resourceVersion: '7' },
+            items: [],
+          }),
+        );
+      } else if (++watches === 1) {
+        held.push(res); // headers never sent: the client never gets a response
+      } else if (watches === 2) {
+        res.flushHeaders(); // a response, then silence: no event, no bookmark
+        held.push(res);
+      } else {
+        res.write(`${JSON.stringify({ type: 'ADDED', object: podJson('p9', 8) })}\n`);
+        held.push(res);
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'f', cluster: 'f', user: 'u' }],
+      currentContext: 'f',
+    });
+    const clients: KubeClusterClients = {
+      name: 'f',
+      context: 'f',
+      server: '',
+      kc,
+      core: kc.makeApiClient(CoreV1Api),
+      apps: kc.makeApiClient(AppsV1Api),
+      policy: kc.makeApiClient(PolicyV1Api),
+    };
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const w = watchResources(
+      clients,
+      'ns',
+      'pods',
+      {
+        onResync: () => undefined,
+        onUpsert: (p) => void seen.push(p.metadata!.name!),
+        onDelete: () => undefined,
+        onError: (e) => void errors.push(String(e)),
+      },
+      { idleTimeoutMs: 300, backoff: { initialMs: 10, maxMs: 20, factor: 2 } },
+    );
+    try {
+      await waitFor('the event of the second watch', () => seen.includes('p9'), 5000, 20).catch(
+        (e) => {
+          throw new Error(`${e}; requests ${JSON.stringify(requests)}; first error: ${errors[0]}`);
+        },
+      );
+      expect(requests).toEqual(['LIST rv=', 'WATCH rv=7', 'WATCH rv=7', 'WATCH rv=7']);
+      expect(errors[0]).toMatch(/no connection within 300 ms/);
+      expect(errors[1]).toMatch(/idle for 300 ms/);
+    } finally {
+      await w.stop();
+      for (const r of held) r.end();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
