@@ -212,6 +212,7 @@ class Decider {
         c.status = 'running';
         c.reason = undefined;
         c.waitingSince = undefined;
+        c.saturated = false;
         this.writable(c);
         for (const f of Object.keys(c.inFlight)) c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
         for (const w of Object.values(c.workloads)) if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
@@ -408,6 +409,7 @@ class Decider {
           workload: w.name,
           change: this.changeFor(),
           maxUnavailable: Math.min(policy.limit, Math.max(1, w.replicas)),
+          minReadySeconds: this.state.spec.soakSeconds,
         });
         this.log('roll', `${key} ${name}: rolling Deployment ${w.name}, maxUnavailable ${policy.limit} (${policy.basis})`);
         this.wake(c, this.now + this.timeoutMs());
@@ -512,9 +514,44 @@ class Decider {
     }
     if (!revisionsKnown) return;
 
-    // 2. Tally every instance by zone: down (unavailable, missing, or ours and not back yet),
-    //    pending (old revision) and free (pending and already down: restarting it costs nothing).
+    // 2. In-flight restarts: back (new uid, target revision, Ready for the soak, /ready 200)?
     const soakMs = spec.soakSeconds * 1000;
+    const isBack = (p: PodObs | undefined, f: InFlight): p is PodObs =>
+      !!p &&
+      p.uid !== f.uid &&
+      p.revision === c.workloads[p.workload]?.targetRevision &&
+      p.ready &&
+      !p.terminating &&
+      (!policy.probeReady || p.probe === 'ok');
+    let completed = 0;
+    let timedOut: string | undefined;
+    for (const podName in c.inFlight) {
+      const f = c.inFlight[podName];
+      const p = pods[podName];
+      if (isBack(p, f)) {
+        const readyAt = p.readySince ?? this.now;
+        if (readyAt + soakMs <= this.now) {
+          delete this.writable(c).inFlight[podName];
+          c.restarted++;
+          completed++;
+          continue;
+        }
+        this.wake(c, readyAt + soakMs);
+      }
+      if (this.now - f.issuedAt > this.timeoutMs() && (timedOut === undefined || podName < timedOut)) timedOut = podName;
+      this.wake(c, f.issuedAt + this.timeoutMs() + 1);
+    }
+    if (timedOut !== undefined) {
+      const p = pods[timedOut];
+      return this.halt(key, name, c, `pod ${timedOut} not back within ${spec.instanceTimeoutSeconds}s (${describe(p, c.inFlight[timedOut], policy.probeReady)})`);
+    }
+    // Fast path: the last full look released all it could; until one of ours is back nothing
+    // more may go. (A pod we did not restart recovering meanwhile is noticed at the next return:
+    // a short delay, never a risk.)
+    if (c.saturated && completed === 0 && Object.keys(c.inFlight).length > 0) return;
+
+    // 3. Tally every instance by zone: down (unavailable, missing, or ours and not back yet),
+    //    pending (old revision) and free (pending and already down: restarting it costs nothing).
     const zones = new Map<string, ZoneTally>();
     const tally = (z?: string) => {
       const k = z ?? '';
@@ -549,27 +586,6 @@ class Decider {
       for (let i = 0; i < missing; i++) countDown(tally(w.zone), `${w.name} (pod missing)`);
     }
 
-    // 3. In-flight restarts: back (new uid, target revision, Ready for the soak, /ready 200)?
-    for (const podName of Object.keys(c.inFlight).sort()) {
-      const f = c.inFlight[podName];
-      const p = pods[podName];
-      const replaced = !!p && p.uid !== f.uid && p.revision === c.workloads[p.workload]?.targetRevision;
-      if (replaced && available(p)) {
-        const readyAt = p.readySince ?? this.now;
-        if (readyAt + soakMs <= this.now) {
-          delete this.writable(c).inFlight[podName];
-          tally(f.zone).down--;
-          c.restarted++;
-          continue;
-        }
-        this.wake(c, readyAt + soakMs);
-      }
-      if (this.now - f.issuedAt > this.timeoutMs()) {
-        return this.halt(key, name, c, `pod ${podName} not back within ${spec.instanceTimeoutSeconds}s (${describe(p, f, policy.probeReady)})`);
-      }
-      this.wake(c, f.issuedAt + this.timeoutMs() + 1);
-    }
-
     let pendingCount = 0;
     for (const z of zones.values()) pendingCount += z.pending.length + z.free.length;
     const inFlightCount = Object.keys(c.inFlight).length;
@@ -586,6 +602,7 @@ class Decider {
       this.commands.push({ kind: 'restart-pod', id, rolloutId: this.state.id, target: parseTargetKey(key), pod: p.name, uid: p.uid, method: spec.restartMethod });
       this.wake(c, this.now + this.timeoutMs() + 1);
     }
+    c.saturated = Object.keys(c.inFlight).length > 0;
     if (released.length > 0) {
       c.waiting = c.waitingSince = undefined;
       this.log('restart', `${key} ${name}: restarting ${released.map((p) => p.name).join(', ')}`);

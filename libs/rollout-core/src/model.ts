@@ -153,6 +153,8 @@ export interface RollDeploymentCommand extends CommandBase {
   workload: string;
   change: Change;
   maxUnavailable: number;
+  /** The rollout's soak, as the Deployment's minReadySeconds: a new pod counts once Ready that long. */
+  minReadySeconds: number;
 }
 
 /** Pause or resume a Deployment the controller is rolling (pause/abort of a rollout). */
@@ -238,6 +240,8 @@ export interface ComponentState {
   /** Why nothing was released last time, when budget or another zone holds it back. */
   waiting?: string;
   waitingSince?: number;
+  /** The last full look released all it could while restarts were in flight (see decide.ts). */
+  saturated?: boolean;
   /** When this component next needs a look without any new observation (soak end, timeout). */
   wakeAt?: number;
 }

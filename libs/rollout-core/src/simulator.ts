@@ -170,6 +170,9 @@ interface Workload extends SimWorkload {
   revisionSeq: number;
   paused: boolean;
   maxUnavailable: number;
+  minReadyMs: number;
+  /** The controller's next look (a pod reaching minReadySeconds). */
+  wakeAt?: number;
   rv: number;
 }
 
@@ -272,6 +275,7 @@ class Simulation {
           revisionSeq: 1,
           paused: false,
           maxUnavailable: 1,
+          minReadyMs: 0,
           rv: this.rv++,
         });
         byComponent.set(w.component, [...(byComponent.get(w.component) ?? []), w]);
@@ -287,7 +291,7 @@ class Simulation {
             zone: w.zone,
             revision: `${w.name}-r1`,
             ready: !down,
-            readySince: down ? undefined : 0,
+            readySince: down ? undefined : -3_600_000, // Ready long before the rollout
             terminating: false,
             probe: down ? 'failing' : 'ok',
             rv: this.rv++,
@@ -317,11 +321,13 @@ class Simulation {
 
   run(): SimResult {
     const horizon = this.cfg.horizonMs ?? 24 * 3600_000;
+    // A runaway model (an event that keeps rescheduling itself) ends the run instead of the process.
+    let budget = 50 * (1 + this.targeted.length + this.cfg.targets.reduce((n, t) => n + t.workloads.reduce((m, w) => m + w.replicas, 0), 0)) * 100;
     this.decideNow({ kind: 'tick' });
     for (;;) {
       if (isSettled(this.state) && this.quiet()) break;
       const e = this.q.pop();
-      if (!e || e.at > horizon) break;
+      if (!e || e.at > horizon || --budget < 0) break;
       this.now = e.at;
       e.item();
     }
@@ -457,7 +463,10 @@ class Simulation {
         if (!again) {
           w.generation++;
           w.revisionSeq++;
-          if (c.kind === 'roll-deployment') w.maxUnavailable = c.maxUnavailable;
+          if (c.kind === 'roll-deployment') {
+            w.maxUnavailable = c.maxUnavailable;
+            w.minReadyMs = c.minReadySeconds * 1000;
+          }
           w.rv = this.rv++;
           this.emitWorkload(world, w);
           this.after(200, () => {
@@ -608,13 +617,23 @@ class Simulation {
       const name = `${w.updateRevision}-${this.uidSeq}`;
       this.createPod(world, w, name, true);
     }
-    const unavailable = w.replicas - live.filter((p) => p.ready).length;
+    // A pod counts as available once Ready for minReadySeconds; look again when one gets there.
+    const availableNow = (p: Pod) => p.ready && this.now >= (p.readySince ?? Infinity) + w.minReadyMs;
+    const next = Math.min(...live.filter((p) => p.ready && !availableNow(p)).map((p) => p.readySince! + w.minReadyMs));
+    if (Number.isFinite(next) && !(w.wakeAt !== undefined && w.wakeAt > this.now && w.wakeAt <= next)) {
+      w.wakeAt = next;
+      this.q.push(next, () => {
+        if (w.wakeAt === next) w.wakeAt = undefined;
+        this.deploymentController(world, w);
+      });
+    }
+    const unavailable = w.replicas - live.filter(availableNow).length;
     let budget = w.maxUnavailable - unavailable;
-    const old = live.filter((p) => p.revision !== w.updateRevision).sort((a, b) => Number(a.ready) - Number(b.ready));
+    const old = live.filter((p) => p.revision !== w.updateRevision).sort((a, b) => Number(availableNow(a)) - Number(availableNow(b)));
     for (const p of old) {
-      // Unready old pods go first and cost nothing, as the real controller does.
-      if (p.ready && budget <= 0) break;
-      if (p.ready) budget--;
+      // Unavailable old pods go first and cost nothing, as the real controller does.
+      if (availableNow(p) && budget <= 0) break;
+      if (availableNow(p)) budget--;
       this.deletePod(world, p, p.ready);
     }
     w.rv = this.rv++;
