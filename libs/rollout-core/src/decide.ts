@@ -652,20 +652,23 @@ class Decider {
       ...zones.filter((z) => !inProgress.has(z) && disrupted.has(z)),
       ...zones.filter((z) => !inProgress.has(z) && !disrupted.has(z)),
     ];
+    // Restarting a pod that is already down costs nothing, whatever its zone: always allowed.
+    for (const z of order) out.push(...byZone.get(z)!.free.sort(podOrder));
     const active = new Set<string>();
     for (const z of order) {
       const e = byZone.get(z)!;
-      if (e.pending.length + e.free.length === 0) continue;
+      if (e.pending.length === 0) continue;
       // Why: replicas of each series/block/tenant sit in different zones; two zones down at
       // once can lose a quorum (ingesters) or every copy (store-gateways, alertmanagers).
       const wouldDisrupt = new Set([...disrupted, ...active, z]);
       if (wouldDisrupt.size > policy.zonesAtOnce) continue;
       const more = firstInOrder(e.pending, policy.limit - e.down);
+      if (more.length === 0) continue;
       active.add(z);
-      out.push(...e.free.sort(podOrder), ...more);
+      out.push(...more);
       c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, e.down + more.length);
     }
-    c.activeZone = [...active][0];
+    c.activeZone = [...active][0] ?? (inProgress.size === 1 ? [...inProgress][0] : c.activeZone);
     if (out.length === 0 && Object.keys(c.inFlight).length === 0) {
       const blockers = zones
         .filter((z) => disrupted.has(z))
