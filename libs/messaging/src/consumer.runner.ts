@@ -94,6 +94,8 @@ const consoleLogger: RunnerLogger = {
 export class ConsumerRunner {
   private consumer: Consumer | undefined;
   private running = false;
+  /** Member of the group right now (GROUP_JOIN seen; no rebalance, crash or stop since). */
+  private joined = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Attempts of the message each partition is stuck on: `topic:partition` -> offset, count. */
   private readonly attempts = new Map<string, { offset: string; count: number }>();
@@ -116,6 +118,7 @@ export class ConsumerRunner {
   /** Stops after the message in hand (if any); nothing is committed that wasn't handled. */
   async stop(): Promise<void> {
     this.running = false;
+    this.joined = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const consumer = this.consumer;
@@ -125,6 +128,14 @@ export class ConsumerRunner {
 
   stats(): RunnerStats {
     return { ...this.stats_ };
+  }
+
+  /**
+   * Whether the consumer is currently a member of its group with its assignment (for readiness
+   * probes): true after kafkajs' GROUP_JOIN, false again on a rebalance, crash, stop or disconnect.
+   */
+  isJoined(): boolean {
+    return this.joined;
   }
 
   private async startConsumer(): Promise<void> {
@@ -138,7 +149,21 @@ export class ConsumerRunner {
       groupId,
     });
     this.consumer = consumer;
+    const mine = () => this.consumer === consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (mine()) this.joined = true;
+    });
+    for (const left of [
+      consumer.events.REBALANCING,
+      consumer.events.STOP,
+      consumer.events.DISCONNECT,
+    ] as const) {
+      consumer.on(left, () => {
+        if (mine()) this.joined = false;
+      });
+    }
     consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (mine()) this.joined = false;
       this.log.error(
         `consumer ${groupId} crashed: ${errorReason(payload.error)}${payload.restart ? ' (kafkajs restarts it)' : ''}`,
       );
