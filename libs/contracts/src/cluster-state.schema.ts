@@ -73,7 +73,7 @@ assertType<Mutual<z.output<z.ZodObject<typeof WorkloadObsShape>>, WorkloadObs>>(
 const where = {
   cluster: ClusterNameSchema,
   namespace: NamespaceSchema,
-  /** metadata.resourceVersion: opaque, only compared for equality. */
+  /** metadata.resourceVersion of the object; order of observations: see isNewerObservation. */
   resourceVersion: z.string(),
   observedAt: EpochMsSchema,
 };
@@ -144,6 +144,30 @@ export function fromWorkloadStateMessage(m: WorkloadStateMessage): {
 } {
   const { v: _v, type: _t, cluster, namespace, resourceVersion, observedAt, ...workload } = m;
   return { target: { cluster, namespace }, workload, meta: { resourceVersion, observedAt } };
+}
+
+/**
+ * Whether observation `next` of a key replaces `held`. The higher resourceVersion wins; with
+ * the same resourceVersion the later `observedAt` wins, because the health watcher re-publishes
+ * an object that did not change in Kubernetes when something it derives did: a pod's `/ready`
+ * probe result, a Deployment's updateRevision after a new ReplicaSet. resourceVersions are
+ * compared as integers when both are (every etcd-backed API server issues integers), otherwise
+ * only for equality (a different one counts as newer). A duplicate (same both) is not newer.
+ *
+ *   isNewerObservation({ resourceVersion: '10', observedAt: 1 }, { resourceVersion: '9', observedAt: 5 })  === true
+ *   isNewerObservation({ resourceVersion: '9', observedAt: 9 }, { resourceVersion: '10', observedAt: 5 })  === false
+ *   isNewerObservation({ resourceVersion: '10', observedAt: 6 }, { resourceVersion: '10', observedAt: 5 }) === true
+ *   isNewerObservation({ resourceVersion: '10', observedAt: 5 }, { resourceVersion: '10', observedAt: 5 }) === false
+ */
+export function isNewerObservation(
+  next: ObservationMeta,
+  held: ObservationMeta | undefined,
+): boolean {
+  if (held === undefined) return true;
+  const a = next.resourceVersion;
+  const b = held.resourceVersion;
+  if (a !== b) return /^\d+$/.test(a) && /^\d+$/.test(b) ? BigInt(a) > BigInt(b) : true;
+  return next.observedAt > held.observedAt;
 }
 
 /** Kafka key of a pod or workload observation: `cluster/namespace/name`. */
