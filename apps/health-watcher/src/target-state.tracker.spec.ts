@@ -89,6 +89,18 @@ describe('TargetStateTracker: pods', () => {
     expect(probeOf(t.upsertPod(stsPod(mono, 0, { uid, ready: false }), NOW))).toEqual(['failing']);
   });
 
+  it('never repeats an observedAt for a key, even within one millisecond', () => {
+    const t = new TargetStateTracker(target, probe);
+    const [first] = t.resyncPods([stsPod(mono, 0)], NOW);
+    const [second] = t.applyProbe('mimir-0', 'uid-mimir-0', T0_MS, 'ok', NOW);
+    expect(first.value?.observedAt).toBe(NOW);
+    expect(second.value).toMatchObject({
+      resourceVersion: first.value!.resourceVersion,
+      probe: 'ok',
+    });
+    expect(second.value?.observedAt).toBe(NOW + 1);
+  });
+
   it('does not probe components that are not configured for it', () => {
     const t = new TargetStateTracker({ cluster: 'eu-1', namespace: 'mimir' }, probe);
     const set = zonedSts('ingester', 'zone-a', 1);

@@ -27,8 +27,8 @@
  *     late answer never lands on a pod that restarted meanwhile.
  *
  * Re-publishes that come from a derived field carry the object's unchanged resourceVersion
- * and a newer observedAt: readers keep the message with the highest (resourceVersion,
- * observedAt), comparing resourceVersions for equality only if they must treat them as opaque.
+ * and a newer observedAt: readers order observations of a key by (resourceVersion,
+ * observedAt), contracts' isNewerObservation.
  *
  * Worked example (monolithic pod mimir-0, probed, template `http://{podIP}:8080/ready`):
  *   upsertPod(NotReady)            -> { ready: false, probe: 'failing' }
@@ -80,6 +80,8 @@ interface PodEntry {
   probe?: ReadyProbe;
   /** Fingerprint of the last published observation (undefined: never published). */
   published?: string;
+  /** observedAt of the last message: the next is later, even within one millisecond. */
+  lastAt?: number;
 }
 
 interface WorkloadEntry {
@@ -88,6 +90,7 @@ interface WorkloadEntry {
   /** Last mapped observation (undefined for a Deployment held back until ReplicaSets synced). */
   obs?: WorkloadObs;
   published?: string;
+  lastAt?: number;
 }
 
 export class TargetStateTracker {
@@ -292,7 +295,7 @@ export class TargetStateTracker {
     const prev = this.pods.get(name);
     const base = toPodObs(pod);
     const details = podDetails(pod);
-    const e: PodEntry = { base, details, published: prev?.published };
+    const e: PodEntry = { base, details, published: prev?.published, lastAt: prev?.lastAt };
     e.probe = this.nextProbe(e, prev);
     this.pods.set(name, e);
   }
@@ -335,12 +338,13 @@ export class TargetStateTracker {
     const fp = JSON.stringify(obs);
     if (!force && fp === e.published) return;
     e.published = fp;
+    e.lastAt = later(now, e.lastAt);
     out.push({
       topic: 'pods',
       key: clusterObjectKey(this.target.cluster, this.target.namespace, name),
       value: toPodStateMessage(this.target, obs, {
         resourceVersion: e.details.resourceVersion ?? '',
-        observedAt: now,
+        observedAt: e.lastAt,
       }),
     });
   }
@@ -371,6 +375,7 @@ export class TargetStateTracker {
       obj,
       obs: sameKind ? prev.obs : undefined,
       published: sameKind ? prev.published : undefined,
+      lastAt: prev?.lastAt,
     });
     this.emitWorkload(name, now, force, out);
   }
@@ -391,12 +396,13 @@ export class TargetStateTracker {
     const fp = JSON.stringify(e.obs);
     if (force || fp !== e.published) {
       e.published = fp;
+      e.lastAt = later(now, e.lastAt);
       out.push({
         topic: 'workloads',
         key: clusterObjectKey(this.target.cluster, this.target.namespace, name),
         value: toWorkloadStateMessage(this.target, e.obs, {
           resourceVersion: e.obj.metadata?.resourceVersion ?? '',
-          observedAt: now,
+          observedAt: e.lastAt,
         }),
       });
     }
@@ -419,4 +425,13 @@ export class TargetStateTracker {
       value: null,
     };
   }
+}
+
+/**
+ * `now`, or 1 ms after the previous message of the key when the clock has not moved on (or
+ * went back): two observations of one resourceVersion must differ in observedAt, or a reader
+ * would take the second for a duplicate.
+ */
+function later(now: number, previous: number | undefined): number {
+  return previous !== undefined && now <= previous ? previous + 1 : now;
 }
