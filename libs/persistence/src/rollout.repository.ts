@@ -258,6 +258,13 @@ export class RolloutRepository {
     return rows.length ? toRecord(rows[0]) : null;
   }
 
+  /** The rollout an Idempotency-Key or requestId already created, if any (retries find it before planning). */
+  async findByKeys(keys: Pick<InsertRolloutOptions, 'idempotencyKey' | 'requestId'>): Promise<RolloutRecord | null> {
+    if (keys.idempotencyKey === undefined && keys.requestId === undefined) return null;
+    const found = await this.findConflicting(this.ds.manager, '', { ...keys });
+    return found && found.on !== 'id' ? toRecord(found.row) : null;
+  }
+
   /** Newest first, keyset-paged (stable under concurrent inserts). */
   async list(filter: ListRolloutsFilter = {}): Promise<RolloutPage> {
     const limit = Math.min(Math.max(Math.trunc(filter.limit ?? 50), 1), 500);
@@ -338,7 +345,7 @@ export class RolloutRepository {
     const checks: ['idempotency_key' | 'request_id' | 'id', string | undefined][] = [
       ['idempotency_key', options.idempotencyKey],
       ['request_id', options.requestId],
-      ['id', id],
+      ['id', id || undefined],
     ];
     for (const [column, value] of checks) {
       if (value === undefined) continue;

@@ -1,0 +1,62 @@
+/**
+ * The leader's Kafka inputs, in one consumer group so a new leader resumes where the last left
+ * off (offsets are committed only after handling):
+ *  - `rollout.requests`: upgrade requests from other systems. A redelivered request creates no
+ *    second rollout (requestId is unique); one that cannot become a rollout (unreadable,
+ *    unknown cluster, unsafe override) goes to the dead-letter topic with the reason.
+ *  - `rollout.command-results`: executors' outcomes, fed to decide().
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import { CommandResultMessageSchema, RolloutRequestEventSchema, toCommandResultEvent } from '@ringmaster/contracts';
+import { ConsumerRunner, DeadLetterPublisher, PermanentError, routeByTopic, schemaHandler, type KafkaSettings } from '@ringmaster/messaging';
+import { RolloutEngine } from './rollout.engine';
+import { RolloutRequestError, RolloutService } from './rollout.service';
+import type { PlannerConfig } from './planner.config';
+
+@Injectable()
+export class LeaderInputsConsumer {
+  private readonly log = new Logger(LeaderInputsConsumer.name);
+  private runner?: ConsumerRunner;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly settings: KafkaSettings,
+    private readonly deadLetter: DeadLetterPublisher,
+    private readonly rollouts: RolloutService,
+    private readonly engine: RolloutEngine,
+    private readonly config: PlannerConfig,
+  ) {}
+
+  async start(): Promise<void> {
+    const { requests, commandResults } = this.settings.topics;
+    this.runner = new ConsumerRunner({
+      kafka: this.kafka,
+      groupId: this.config.groupId,
+      topics: [requests, commandResults],
+      fromBeginning: true,
+      deadLetter: this.deadLetter,
+      logger: this.log,
+      handler: routeByTopic({
+        [requests]: schemaHandler(RolloutRequestEventSchema, async (req) => {
+          try {
+            const r = await this.rollouts.create(req, { requestId: req.requestId, requestedBy: req.producer });
+            if (r.kind !== 'dry-run') this.log.log(`request ${req.requestId} from ${req.producer}: rollout ${r.rollout.id} (${r.kind})`);
+          } catch (e) {
+            if (e instanceof RolloutRequestError) throw new PermanentError(e.message);
+            throw e;
+          }
+        }),
+        [commandResults]: schemaHandler(CommandResultMessageSchema, async (m) => {
+          await this.engine.submit(m.rolloutId, toCommandResultEvent(m));
+        }),
+      }),
+    });
+    await this.runner.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.runner?.stop();
+    this.runner = undefined;
+  }
+}

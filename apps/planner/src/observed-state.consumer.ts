@@ -1,0 +1,90 @@
+/**
+ * Feeds the ObservedStateStore from the compacted state topics. Every planner instance reads
+ * them whole from the beginning at start (an ephemeral consumer group, no commits: the topics
+ * themselves are the state), then follows them. `synced` turns true once every partition has
+ * been read up to where it ended at start, which is what /readyz waits for.
+ *
+ * An unreadable observation goes to the dead-letter topic with the reason; the stream goes on.
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import type { Consumer, Kafka } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import { parseCompacted, PodStateMessageSchema, WorkloadStateMessageSchema } from '@ringmaster/contracts';
+import { DeadLetterPublisher, type KafkaSettings } from '@ringmaster/messaging';
+import { ObservedStateStore, type ObservedChange } from './observed-state.store';
+
+export type ChangeListener = (changes: ObservedChange[]) => void;
+
+@Injectable()
+export class ObservedStateConsumer {
+  private readonly log = new Logger(ObservedStateConsumer.name);
+  private consumer?: Consumer;
+  /** topic/partition -> offset still to reach before the view counts as synced. */
+  private readonly catchUp = new Map<string, bigint>();
+  private listeners: ChangeListener[] = [];
+  synced = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly settings: KafkaSettings,
+    private readonly store: ObservedStateStore,
+    private readonly deadLetter: DeadLetterPublisher,
+  ) {}
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    const { pods, workloads } = this.settings.topics;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of [pods, workloads]) {
+        for (const p of await admin.fetchTopicOffsets(topic)) {
+          const high = BigInt(p.high);
+          if (high > BigInt(p.low)) this.catchUp.set(`${topic}/${p.partition}`, high - 1n);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    this.synced = this.catchUp.size === 0;
+    this.consumer = this.kafka.consumer({ groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}` });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [pods, workloads], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const changes: ObservedChange[] = [];
+        for (const m of batch.messages) {
+          const key = m.key?.toString() ?? '';
+          const isPod = batch.topic === pods;
+          const r = parseCompacted(isPod ? PodStateMessageSchema : WorkloadStateMessageSchema, m.value);
+          if (!r.ok) {
+            await this.deadLetter.publish({ sourceTopic: batch.topic, partition: batch.partition, offset: m.offset, key, value: m.value, reason: r.reason });
+            continue;
+          }
+          const change = isPod ? this.store.applyPod(key, r.value as never) : this.store.applyWorkload(key, r.value as never);
+          if (change) changes.push(change);
+        }
+        const last = batch.lastOffset();
+        const goal = this.catchUp.get(`${batch.topic}/${batch.partition}`);
+        if (goal !== undefined && BigInt(last) >= goal) {
+          this.catchUp.delete(`${batch.topic}/${batch.partition}`);
+          if (this.catchUp.size === 0 && !this.synced) {
+            this.synced = true;
+            this.log.log(`observed state synced: ${this.store.targets().length} target(s)`);
+          }
+        }
+        if (changes.length > 0) for (const l of this.listeners) l(changes);
+        await heartbeat();
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+  }
+}

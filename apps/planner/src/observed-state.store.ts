@@ -1,0 +1,93 @@
+/**
+ * The planner's view of the clusters: the last observation of every pod and workload, rebuilt
+ * at startup from the compacted `cluster.pods` / `cluster.workloads` topics and kept current
+ * from them. Indexed the way decide() reads it (ObservedFleet: target -> component -> pod).
+ *
+ * Newer wins: an observation older than the one held (by resourceVersion) is ignored, so a
+ * watcher that restarts and re-publishes cannot move the view backwards. A tombstone removes.
+ */
+import type { ObservedFleet, ObservedTarget, PodObs, TargetKey, WorkloadObs } from '@ringmaster/rollout-core';
+import { targetKey } from '@ringmaster/rollout-core';
+import { fromPodStateMessage, fromWorkloadStateMessage, parseClusterObjectKey, type PodStateMessage, type WorkloadStateMessage } from '@ringmaster/contracts';
+
+/** What changed: decide() looks at this target (and component, when known). */
+export interface ObservedChange {
+  target: TargetKey;
+  component?: string;
+}
+
+/**
+ * Is `next` newer than `held`? Kubernetes resourceVersions are opaque strings, but every
+ * apiserver backed by etcd issues integers; compare those numerically, anything else by inequality.
+ *
+ * isNewer('10', '9') === true; isNewer('9', '10') === false; isNewer('abc', 'abd') === true
+ */
+export function isNewer(next: string, held: string | undefined): boolean {
+  if (held === undefined) return true;
+  if (/^\d+$/.test(next) && /^\d+$/.test(held)) return BigInt(next) > BigInt(held);
+  return next !== held;
+}
+
+export class ObservedStateStore {
+  readonly fleet: ObservedFleet = {};
+  /** `p|<key>` / `w|<key>` -> resourceVersion held, and the pod's component (for tombstones). */
+  private readonly held = new Map<string, { rv: string; component: string }>();
+
+  applyPod(key: string, msg: PodStateMessage | null): ObservedChange | undefined {
+    if (msg === null) return this.forget('p', key);
+    const { target, pod, meta } = fromPodStateMessage(msg);
+    const k = `p|${key}`;
+    const prev = this.held.get(k);
+    if (!isNewer(meta.resourceVersion, prev?.rv)) return undefined;
+    const t = this.target(targetKey(target));
+    if (prev && prev.component !== pod.component) delete t.pods[prev.component]?.[pod.name];
+    (t.pods[pod.component] ??= {})[pod.name] = pod as PodObs;
+    this.held.set(k, { rv: meta.resourceVersion, component: pod.component });
+    return { target: targetKey(target), component: pod.component };
+  }
+
+  applyWorkload(key: string, msg: WorkloadStateMessage | null): ObservedChange | undefined {
+    if (msg === null) return this.forget('w', key);
+    const { target, workload, meta } = fromWorkloadStateMessage(msg);
+    const k = `w|${key}`;
+    if (!isNewer(meta.resourceVersion, this.held.get(k)?.rv)) return undefined;
+    this.target(targetKey(target)).workloads[workload.name] = workload as WorkloadObs;
+    this.held.set(k, { rv: meta.resourceVersion, component: workload.component });
+    return { target: targetKey(target), component: workload.component };
+  }
+
+  /** Targets (cluster/namespace) with at least one workload observed. */
+  targets(): TargetKey[] {
+    return Object.keys(this.fleet)
+      .filter((k) => Object.keys(this.fleet[k]!.workloads).length > 0)
+      .sort();
+  }
+
+  workloads(target: TargetKey): WorkloadObs[] | undefined {
+    const t = this.fleet[target];
+    return t && Object.keys(t.workloads).length > 0 ? Object.values(t.workloads) : undefined;
+  }
+
+  clusters(): string[] {
+    return [...new Set(this.targets().map((k) => k.slice(0, k.indexOf('/'))))].sort();
+  }
+
+  private forget(kind: 'p' | 'w', key: string): ObservedChange | undefined {
+    const held = this.held.get(`${kind}|${key}`);
+    if (!held) return undefined;
+    this.held.delete(`${kind}|${key}`);
+    const parsed = parseClusterObjectKey(key);
+    if (!parsed) return undefined;
+    const { cluster, namespace, name } = parsed;
+    const tk = `${cluster}/${namespace}`;
+    const t = this.fleet[tk];
+    if (!t) return undefined;
+    if (kind === 'p') delete t.pods[held.component]?.[name];
+    else delete t.workloads[name];
+    return { target: tk, component: held.component };
+  }
+
+  private target(key: TargetKey): ObservedTarget {
+    return (this.fleet[key] ??= { workloads: {}, pods: {} });
+  }
+}
