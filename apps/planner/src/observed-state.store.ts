@@ -3,12 +3,21 @@
  * at startup from the compacted `cluster.pods` / `cluster.workloads` topics and kept current
  * from them. Indexed the way decide() reads it (ObservedFleet: target -> component -> pod).
  *
- * Newer wins: an observation older than the one held (by resourceVersion) is ignored, so a
+ * Newer wins: an observation older than the one held (resourceVersion, then observedAt: a
+ * probe result changes without a new resourceVersion) is ignored, so a
  * watcher that restarts and re-publishes cannot move the view backwards. A tombstone removes.
  */
 import type { ObservedFleet, ObservedTarget, PodObs, TargetKey, WorkloadObs } from '@ringmaster/rollout-core';
 import { targetKey } from '@ringmaster/rollout-core';
-import { fromPodStateMessage, fromWorkloadStateMessage, parseClusterObjectKey, type PodStateMessage, type WorkloadStateMessage } from '@ringmaster/contracts';
+import {
+  fromPodStateMessage,
+  fromWorkloadStateMessage,
+  isNewerObservation,
+  parseClusterObjectKey,
+  type ObservationMeta,
+  type PodStateMessage,
+  type WorkloadStateMessage,
+} from '@ringmaster/contracts';
 
 /** What changed: decide() looks at this target (and component, when known). */
 export interface ObservedChange {
@@ -16,33 +25,21 @@ export interface ObservedChange {
   component?: string;
 }
 
-/**
- * Is `next` newer than `held`? Kubernetes resourceVersions are opaque strings, but every
- * apiserver backed by etcd issues integers; compare those numerically, anything else by inequality.
- *
- * isNewer('10', '9') === true; isNewer('9', '10') === false; isNewer('abc', 'abd') === true
- */
-export function isNewer(next: string, held: string | undefined): boolean {
-  if (held === undefined) return true;
-  if (/^\d+$/.test(next) && /^\d+$/.test(held)) return BigInt(next) > BigInt(held);
-  return next !== held;
-}
-
 export class ObservedStateStore {
   readonly fleet: ObservedFleet = {};
   /** `p|<key>` / `w|<key>` -> resourceVersion held, and the pod's component (for tombstones). */
-  private readonly held = new Map<string, { rv: string; component: string }>();
+  private readonly held = new Map<string, { meta: ObservationMeta; component: string }>();
 
   applyPod(key: string, msg: PodStateMessage | null): ObservedChange | undefined {
     if (msg === null) return this.forget('p', key);
     const { target, pod, meta } = fromPodStateMessage(msg);
     const k = `p|${key}`;
     const prev = this.held.get(k);
-    if (!isNewer(meta.resourceVersion, prev?.rv)) return undefined;
+    if (!isNewerObservation(meta, prev?.meta)) return undefined;
     const t = this.target(targetKey(target));
     if (prev && prev.component !== pod.component) delete t.pods[prev.component]?.[pod.name];
     (t.pods[pod.component] ??= {})[pod.name] = pod as PodObs;
-    this.held.set(k, { rv: meta.resourceVersion, component: pod.component });
+    this.held.set(k, { meta, component: pod.component });
     return { target: targetKey(target), component: pod.component };
   }
 
@@ -50,9 +47,9 @@ export class ObservedStateStore {
     if (msg === null) return this.forget('w', key);
     const { target, workload, meta } = fromWorkloadStateMessage(msg);
     const k = `w|${key}`;
-    if (!isNewer(meta.resourceVersion, this.held.get(k)?.rv)) return undefined;
+    if (!isNewerObservation(meta, this.held.get(k)?.meta)) return undefined;
     this.target(targetKey(target)).workloads[workload.name] = workload as WorkloadObs;
-    this.held.set(k, { rv: meta.resourceVersion, component: workload.component });
+    this.held.set(k, { meta, component: workload.component });
     return { target: targetKey(target), component: workload.component };
   }
 

@@ -10,7 +10,7 @@ import { Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@
 import type { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { HealthModule } from '@ringmaster/service-kit';
-import { createKafka, createProducer, DeadLetterPublisher, ensureTopics, kafkaConfigFromEnv, redactedConfig, type KafkaSettings } from '@ringmaster/messaging';
+import { createKafka, createProducer, DeadLetterPublisher, ensureTopics, kafkaConfigFromEnv, redactedConfig, retryTransient, type KafkaSettings } from '@ringmaster/messaging';
 import { LeaseRepository, openDataSource, OutboxRepository, persistenceConfigFromEnv, redactedPersistenceConfig, RolloutRepository } from '@ringmaster/persistence';
 import { LeaderInputsConsumer } from './leader-inputs.consumer';
 import { LeadershipService } from './leadership.service';
@@ -45,16 +45,19 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
   async onApplicationBootstrap(): Promise<void> {
     this.log.log(`kafka ${JSON.stringify(redactedConfig(this.settings))}`);
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, { prefix: this.settings.topicPrefix, replicationFactor: this.settings.replicationFactor });
-    } finally {
-      await admin.disconnect();
-    }
-    await this.producer.connect();
+    const log = (m: string) => this.log.warn(m);
+    await retryTransient(async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        await ensureTopics(admin, { prefix: this.settings.topicPrefix, replicationFactor: this.settings.replicationFactor });
+      } finally {
+        await admin.disconnect();
+      }
+    }, { what: 'creating topics', log });
+    await retryTransient(() => this.producer.connect(), { what: 'connecting the producer', log });
     this.observed.onChange((changes) => this.engine.onObserved(changes));
-    await this.observed.start();
+    await retryTransient(() => this.observed.start(), { what: 'reading observed state', log });
     this.leadership.start({
       onLeadershipGained: async () => {
         this.relay.start();

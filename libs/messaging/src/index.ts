@@ -6,3 +6,4 @@ export * from './messaging.errors';
 export * from './dead-letter.publisher';
 export * from './consumer.runner';
 export * from './message.handlers';
+export * from './retry';
