@@ -71,6 +71,9 @@ export class ClusterWatchSupervisor {
   private readonly trackers = new Map<string, TargetStateTracker>();
   private readonly running: RunningWatch[] = [];
   private stopped = false;
+  private markStopped!: () => void;
+  /** Resolves on stop(): waits on watches that may never sync end with it. */
+  private readonly whenStopped = new Promise<void>((r) => (this.markStopped = r));
 
   constructor(private readonly opts: SupervisorOptions) {
     for (const t of opts.targets)
@@ -85,6 +88,7 @@ export class ClusterWatchSupervisor {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.markStopped();
     await Promise.all(this.running.map((r) => r.watch.stop()));
   }
 
@@ -134,7 +138,7 @@ export class ClusterWatchSupervisor {
         ['workloads', ['statefulsets', 'deployments']],
       ] as const) {
         const ws = watches([...kinds]);
-        await Promise.all(ws.map((w) => w.watch.synced));
+        await Promise.race([Promise.all(ws.map((w) => w.watch.synced)), this.whenStopped]);
         if (this.stopped) return count;
         const seen = ws.map((w) => w.watch.resourceVersion());
         const names = keysOfTarget(seed[topic], `${target}/`)
