@@ -11,8 +11,18 @@ const forbiddenInCore = [
   'kafkajs',
   '@kubernetes/client-node',
   'pg',
-  ...['fs', 'net', 'http', 'https', 'child_process', 'dgram', 'dns', 'tls', 'worker_threads', 'cluster']
-    .flatMap((m) => [m, `node:${m}`, `${m}/*`, `node:${m}/*`]),
+  ...[
+    'fs',
+    'net',
+    'http',
+    'https',
+    'child_process',
+    'dgram',
+    'dns',
+    'tls',
+    'worker_threads',
+    'cluster',
+  ].flatMap((m) => [m, `node:${m}`, `${m}/*`, `node:${m}/*`]),
   '@ringmaster/contracts',
   '@ringmaster/kube',
   '@ringmaster/persistence',
@@ -20,13 +30,26 @@ const forbiddenInCore = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      '.scratch/',
+      '.ringmaster/',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -38,7 +61,8 @@ export default tseslint.config(
           patterns: [
             {
               group: forbiddenInCore,
-              message: 'libs/rollout-core is pure: no framework, client or I/O imports (see DESIGN.md).',
+              message:
+                'libs/rollout-core is pure: no framework, client or I/O imports (see DESIGN.md).',
             },
           ],
         },

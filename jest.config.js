@@ -7,7 +7,8 @@
 const esmPackages = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
 
 const paths = {
-  '^@ringmaster/(rollout-core|contracts|kube|persistence|messaging|service-kit)$': '<rootDir>/libs/$1/src',
+  '^@ringmaster/(rollout-core|contracts|kube|persistence|messaging|service-kit)$':
+    '<rootDir>/libs/$1/src',
 };
 
 const base = {
@@ -17,7 +18,10 @@ const base = {
   moduleNameMapper: paths,
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
-    '^.+\\.m?js$': ['babel-jest', { presets: [['@babel/preset-env', { targets: { node: 'current' }, modules: 'commonjs' }]] }],
+    '^.+\\.m?js$': [
+      'babel-jest',
+      { presets: [['@babel/preset-env', { targets: { node: 'current' }, modules: 'commonjs' }]] },
+    ],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -5,7 +5,14 @@
  *
  *   npm run demo [-- --image grafana/mimir:2.15.0] [--layout monolithic] [--keep]
  */
-import { applyFixture, ensureBuilt, ensureClusters, ensureInfra, LOG_DIR, Stack } from '../test/support/stack';
+import {
+  applyFixture,
+  ensureBuilt,
+  ensureClusters,
+  ensureInfra,
+  LOG_DIR,
+  Stack,
+} from '../test/support/stack';
 import { AvailabilityObserver } from '../test/support/availability.observer';
 
 interface ComponentView {
@@ -43,7 +50,9 @@ function bar(done: number, total: number, width = 24): string {
 }
 
 function render(v: RolloutView): string {
-  const lines = [`rollout ${v.id}  ${v.status.toUpperCase()}  ${v.elapsedSeconds}s elapsed${v.remainingSeconds !== undefined ? `, ~${v.remainingSeconds}s left` : ''}`];
+  const lines = [
+    `rollout ${v.id}  ${v.status.toUpperCase()}  ${v.elapsedSeconds}s elapsed${v.remainingSeconds !== undefined ? `, ~${v.remainingSeconds}s left` : ''}`,
+  ];
   for (const t of v.targetProgress) {
     lines.push(`  ${t.target}`);
     for (const c of t.components) {
@@ -69,13 +78,24 @@ async function main(): Promise<void> {
   ensureBuilt();
 
   const name = `demo-${Date.now().toString(36)}`;
-  const stack = new Stack({ name, kubeconfig, contexts, namespaces: [namespace], plannerPort: 8080, readyStubPort: 18090 }, infra);
+  const stack = new Stack(
+    {
+      name,
+      kubeconfig,
+      contexts,
+      namespaces: [namespace],
+      plannerPort: 8080,
+      readyStubPort: 18090,
+    },
+    infra,
+  );
   const stop = async () => {
     await stack.stop();
   };
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
   console.log(`== starting planner (:8080), executor and health watcher; logs in ${LOG_DIR}`);
-  if (layout === 'monolithic') stack.start('ready-stub', 'ready-stub', { READY_STUB_CONTEXT: context });
+  if (layout === 'monolithic')
+    stack.start('ready-stub', 'ready-stub', { READY_STUB_CONTEXT: context });
   stack.start('health-watcher');
   stack.start('executor', 'executor-1');
   stack.start('planner');
@@ -83,14 +103,21 @@ async function main(): Promise<void> {
 
   const observer = new AvailabilityObserver(kubeconfig, context, namespace);
   await observer.start();
-  const body = { targets: [{ cluster: context, namespace }], change: image ? { kind: 'image', image } : { kind: 'restart' } };
-  let res = await stack.api<{ id: string; problems?: string[]; plan?: { etaSeconds: number } }>('/v1/rollouts', { body });
+  const body = {
+    targets: [{ cluster: context, namespace }],
+    change: image ? { kind: 'image', image } : { kind: 'restart' },
+  };
+  let res = await stack.api<{ id: string; problems?: string[]; plan?: { etaSeconds: number } }>(
+    '/v1/rollouts',
+    { body },
+  );
   // The watcher's first observations may still be on their way: unknown target -> retry briefly.
   for (let i = 0; res.status === 422 && i < 30; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     res = await stack.api('/v1/rollouts', { body });
   }
-  if (res.status !== 201) throw new Error(`POST /v1/rollouts answered ${res.status}: ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`POST /v1/rollouts answered ${res.status}: ${JSON.stringify(res.body)}`);
   const id = res.body.id;
   console.log(`== rollout ${id} created over REST; plan ETA ${res.body.plan?.etaSeconds}s\n`);
 
@@ -101,7 +128,12 @@ async function main(): Promise<void> {
     v = (await stack.api<RolloutView>(`/v1/rollouts/${id}`)).body;
     const text = render(v);
     if (tty && printed) process.stdout.write(`\x1b[${printed}A\x1b[J`);
-    if (tty || Date.now() - t0 < 500 || ['succeeded', 'blocked', 'failed', 'aborted'].includes(v.status) || Math.floor((Date.now() - t0) / 5000) !== Math.floor((Date.now() - t0 - 500) / 5000)) {
+    if (
+      tty ||
+      Date.now() - t0 < 500 ||
+      ['succeeded', 'blocked', 'failed', 'aborted'].includes(v.status) ||
+      Math.floor((Date.now() - t0) / 5000) !== Math.floor((Date.now() - t0 - 500) / 5000)
+    ) {
       process.stdout.write(`${text}\n`);
       printed = text.split('\n').length;
     }
@@ -117,9 +149,13 @@ async function main(): Promise<void> {
     .map(([c, n]) => `${c}=${n}`)
     .join(',');
   if (!args.includes('--keep')) await stop();
-  console.log(`\nrollout ${id} ${v.status} in ${seconds}s; max unavailable per component: ${maxes}; violations=${report.violations.length}`);
+  console.log(
+    `\nrollout ${id} ${v.status} in ${seconds}s; max unavailable per component: ${maxes}; violations=${report.violations.length}`,
+  );
   if (report.violations.length) console.log(JSON.stringify(report.violations, null, 2));
-  console.log('(Kafka, Postgres and the cluster stay up for exploring: scripts/infra.sh down; scripts/cluster.sh down)');
+  console.log(
+    '(Kafka, Postgres and the cluster stay up for exploring: scripts/infra.sh down; scripts/cluster.sh down)',
+  );
   process.exit(v.status === 'succeeded' && report.violations.length === 0 ? 0 : 1);
 }
 

@@ -52,16 +52,22 @@ export interface ObserverReport {
   events: number;
 }
 
-function limitOf(component: string, ws: Workload[]): { limit: number; zones: number; perZone: number } {
+function limitOf(
+  component: string,
+  ws: Workload[],
+): { limit: number; zones: number; perZone: number } {
   const zoned = new Set(ws.map((w) => w.zone).filter(Boolean)).size > 1;
   const n = ws.reduce((s, w) => s + w.replicas, 0);
   if (zoned) {
     const cap = Math.min(...ws.map((w) => w.maxPerZone ?? Infinity));
     return { limit: Infinity, zones: 1, perZone: cap };
   }
-  if (['mimir', 'all', 'monolithic', 'ingester', 'compactor'].includes(component)) return { limit: 1, zones: Infinity, perZone: Infinity };
-  if (component === 'store-gateway' || component === 'alertmanager') return { limit: 2, zones: Infinity, perZone: Infinity };
-  if (ws.every((w) => w.kind === 'Deployment')) return { limit: Math.max(1, Math.floor(n / 4)), zones: Infinity, perZone: Infinity };
+  if (['mimir', 'all', 'monolithic', 'ingester', 'compactor'].includes(component))
+    return { limit: 1, zones: Infinity, perZone: Infinity };
+  if (component === 'store-gateway' || component === 'alertmanager')
+    return { limit: 2, zones: Infinity, perZone: Infinity };
+  if (ws.every((w) => w.kind === 'Deployment'))
+    return { limit: Math.max(1, Math.floor(n / 4)), zones: Infinity, perZone: Infinity };
   return { limit: 1, zones: Infinity, perZone: Infinity };
 }
 
@@ -71,7 +77,15 @@ export class AvailabilityObserver {
   private readonly pods = new Map<string, PodSeen>(); // uid -> pod
   private readonly originals = new Set<string>();
   private readonly deletedUids = new Set<string>();
-  private readonly report: ObserverReport = { maxUnavailable: {}, maxZonesDisrupted: {}, violations: [], deletions: {}, originalsDeleted: 0, originals: 0, events: 0 };
+  private readonly report: ObserverReport = {
+    maxUnavailable: {},
+    maxZonesDisrupted: {},
+    violations: [],
+    deletions: {},
+    originalsDeleted: 0,
+    originals: 0,
+    events: 0,
+  };
   private readonly violating = new Set<string>();
   private abort?: AbortController;
   private stopped = false;
@@ -89,13 +103,26 @@ export class AvailabilityObserver {
   async start(): Promise<void> {
     const apps = this.kc.makeApiClient(k8s.AppsV1Api);
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const labelOf = (m?: k8s.V1ObjectMeta) => m?.labels?.['app.kubernetes.io/component'] ?? m?.labels?.['rollout-group'] ?? m?.name ?? '?';
+    const labelOf = (m?: k8s.V1ObjectMeta) =>
+      m?.labels?.['app.kubernetes.io/component'] ?? m?.labels?.['rollout-group'] ?? m?.name ?? '?';
     for (const s of (await apps.listNamespacedStatefulSet({ namespace: this.namespace })).items) {
       const perZone = Number(s.metadata?.annotations?.['rollout-max-unavailable']);
-      this.workloads.push({ kind: 'StatefulSet', name: s.metadata!.name!, component: labelOf(s.metadata), zone: s.metadata?.labels?.zone, replicas: s.spec?.replicas ?? 1, maxPerZone: Number.isFinite(perZone) && perZone > 0 ? perZone : undefined });
+      this.workloads.push({
+        kind: 'StatefulSet',
+        name: s.metadata!.name!,
+        component: labelOf(s.metadata),
+        zone: s.metadata?.labels?.zone,
+        replicas: s.spec?.replicas ?? 1,
+        maxPerZone: Number.isFinite(perZone) && perZone > 0 ? perZone : undefined,
+      });
     }
     for (const d of (await apps.listNamespacedDeployment({ namespace: this.namespace })).items) {
-      this.workloads.push({ kind: 'Deployment', name: d.metadata!.name!, component: labelOf(d.metadata), replicas: d.spec?.replicas ?? 1 });
+      this.workloads.push({
+        kind: 'Deployment',
+        name: d.metadata!.name!,
+        component: labelOf(d.metadata),
+        replicas: d.spec?.replicas ?? 1,
+      });
     }
     const list = await core.listNamespacedPod({ namespace: this.namespace });
     for (const p of list.items) {
@@ -133,7 +160,9 @@ export class AvailabilityObserver {
   stop(): ObserverReport {
     this.stopped = true;
     this.abort?.abort();
-    this.report.originalsDeleted = [...this.originals].filter((u) => this.deletedUids.has(u)).length;
+    this.report.originalsDeleted = [...this.originals].filter((u) =>
+      this.deletedUids.has(u),
+    ).length;
     return this.snapshot();
   }
 
@@ -142,12 +171,16 @@ export class AvailabilityObserver {
   }
 
   private toSeen(p: k8s.V1Pod): PodSeen {
-    const ready = p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const ready =
+      p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
     const owner = p.metadata?.ownerReferences?.[0];
     return {
       uid: p.metadata!.uid!,
       name: p.metadata!.name!,
-      component: p.metadata?.labels?.['app.kubernetes.io/component'] ?? p.metadata?.labels?.['rollout-group'] ?? '?',
+      component:
+        p.metadata?.labels?.['app.kubernetes.io/component'] ??
+        p.metadata?.labels?.['rollout-group'] ??
+        '?',
       zone: p.metadata?.labels?.zone,
       workload: owner?.kind === 'StatefulSet' ? owner.name : undefined,
       ready,
@@ -161,7 +194,8 @@ export class AvailabilityObserver {
     const becameDeleted = type === 'DELETED' || (seen.terminating && !prev?.terminating);
     if (becameDeleted && !this.deletedUids.has(seen.uid)) {
       this.deletedUids.add(seen.uid);
-      if (seen.workload) this.report.deletions[seen.name] = (this.report.deletions[seen.name] ?? 0) + 1;
+      if (seen.workload)
+        this.report.deletions[seen.name] = (this.report.deletions[seen.name] ?? 0) + 1;
     }
     if (type === 'DELETED') this.pods.delete(seen.uid);
     else this.pods.set(seen.uid, seen);
@@ -191,17 +225,26 @@ export class AvailabilityObserver {
       if (down > 0) disrupted++;
       worstZone = Math.max(worstZone, down);
     }
-    this.report.maxUnavailable[component] = Math.max(this.report.maxUnavailable[component] ?? 0, total);
-    this.report.maxZonesDisrupted[component] = Math.max(this.report.maxZonesDisrupted[component] ?? 0, disrupted);
+    this.report.maxUnavailable[component] = Math.max(
+      this.report.maxUnavailable[component] ?? 0,
+      total,
+    );
+    this.report.maxZonesDisrupted[component] = Math.max(
+      this.report.maxZonesDisrupted[component] ?? 0,
+      disrupted,
+    );
     const problems: string[] = [];
     if (total > limit) problems.push(`${total} unavailable > ${limit}`);
     if (disrupted > zones) problems.push(`${disrupted} zones disrupted at once`);
     if (worstZone > perZone) problems.push(`${worstZone} unavailable in one zone > ${perZone}`);
     for (const what of problems) {
       const key = `${component}|${what}`;
-      if (!this.violating.has(key)) this.report.violations.push({ at: Date.now(), component, what });
+      if (!this.violating.has(key))
+        this.report.violations.push({ at: Date.now(), component, what });
       this.violating.add(key);
     }
-    if (problems.length === 0) for (const k of [...this.violating]) if (k.startsWith(`${component}|`)) this.violating.delete(k);
+    if (problems.length === 0)
+      for (const k of [...this.violating])
+        if (k.startsWith(`${component}|`)) this.violating.delete(k);
   }
 }

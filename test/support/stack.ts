@@ -11,11 +11,18 @@ import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
 const STATE = process.env.RINGMASTER_STATE ?? join(homedir(), '.local/state/ringmaster');
-const CLUSTER_STATE = process.env.RINGMASTER_STATE_DIR ?? join(process.env.RINGMASTER_CACHE ?? join(homedir(), '.cache/ringmaster'), 'clusters');
+const CLUSTER_STATE =
+  process.env.RINGMASTER_STATE_DIR ??
+  join(process.env.RINGMASTER_CACHE ?? join(homedir(), '.cache/ringmaster'), 'clusters');
 export const LOG_DIR = join(ROOT, '.ringmaster', 'logs');
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 /** Kafka and Postgres up (idempotent); their addresses. */
@@ -26,13 +33,19 @@ export function ensureInfra(): { KAFKA_BROKERS: string; DATABASE_URL: string } {
     const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (m) env[m[1]] = m[2];
   }
-  return { KAFKA_BROKERS: env.KAFKA_BROKERS, DATABASE_URL: env.TEST_DATABASE_URL ?? env.DATABASE_URL };
+  return {
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    DATABASE_URL: env.TEST_DATABASE_URL ?? env.DATABASE_URL,
+  };
 }
 
 /** N kwok clusters up (idempotent). Returns the merged kubeconfig and the context names. */
 export function ensureClusters(n: number): { kubeconfig: string; contexts: string[] } {
   sh('bash', ['scripts/cluster.sh', 'up', '--clusters', String(n), '--fixture', 'none']);
-  const contexts = Array.from({ length: n }, (_, i) => `kwok-${process.env.RINGMASTER_CLUSTER_PREFIX ?? 'ringmaster'}-${i + 1}`);
+  const contexts = Array.from(
+    { length: n },
+    (_, i) => `kwok-${process.env.RINGMASTER_CLUSTER_PREFIX ?? 'ringmaster'}-${i + 1}`,
+  );
   return { kubeconfig: join(CLUSTER_STATE, 'kubeconfig.yaml'), contexts };
 }
 
@@ -44,25 +57,71 @@ export function applyFixture(
   layout: 'microservices' | 'monolithic',
   faults: string[] = [],
 ): void {
-  const manifest = sh('node', ['test/fixtures/mimir/render.mjs', '--layout', layout, '--size', 'small', '--namespace', namespace, ...faults.flatMap((f) => ['--fault', f])]);
-  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'apply', '-f', '-'], { input: manifest, stdio: ['pipe', 'ignore', 'inherit'] });
+  const manifest = sh('node', [
+    'test/fixtures/mimir/render.mjs',
+    '--layout',
+    layout,
+    '--size',
+    'small',
+    '--namespace',
+    namespace,
+    ...faults.flatMap((f) => ['--fault', f]),
+  ]);
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'apply', '-f', '-'], {
+    input: manifest,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   waitAllReady(kubeconfig, context, namespace);
 }
 
-export function waitAllReady(kubeconfig: string, context: string, namespace: string, timeoutS = 120): void {
+export function waitAllReady(
+  kubeconfig: string,
+  context: string,
+  namespace: string,
+  timeoutS = 120,
+): void {
   const deadline = Date.now() + timeoutS * 1000;
   for (;;) {
-    const out = execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, '-n', namespace, 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], { encoding: 'utf8' });
+    const out = execFileSync(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        context,
+        '-n',
+        namespace,
+        'get',
+        'pods',
+        '-o',
+        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+      ],
+      { encoding: 'utf8' },
+    );
     const lines = out.split('\n').filter(Boolean);
     if (lines.length > 0 && lines.every((l) => l === 'True')) return;
-    if (Date.now() > deadline) throw new Error(`pods in ${context}/${namespace} not all Ready after ${timeoutS}s`);
+    if (Date.now() > deadline)
+      throw new Error(`pods in ${context}/${namespace} not all Ready after ${timeoutS}s`);
     execFileSync('sleep', ['1']);
   }
 }
 
 export function deleteNamespace(kubeconfig: string, context: string, namespace: string): void {
   try {
-    execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'delete', 'namespace', namespace, '--wait=false'], { stdio: 'ignore' });
+    execFileSync(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        context,
+        'delete',
+        'namespace',
+        namespace,
+        '--wait=false',
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     /* already gone */
   }
@@ -71,7 +130,12 @@ export function deleteNamespace(kubeconfig: string, context: string, namespace: 
 /** Compiles the services unless dist/ is newer than every source file. */
 export function ensureBuilt(): void {
   const main = join(ROOT, 'dist/apps/planner/src/main.js');
-  const newest = Number(sh('bash', ['-c', "find apps libs -name '*.ts' -newer dist/apps/planner/src/main.js 2>/dev/null | head -1 | wc -l"]).trim());
+  const newest = Number(
+    sh('bash', [
+      '-c',
+      "find apps libs -name '*.ts' -newer dist/apps/planner/src/main.js 2>/dev/null | head -1 | wc -l",
+    ]).trim(),
+  );
   if (existsSync(main) && newest === 0 && statSync(main).size > 0) return;
   sh('npm', ['run', '-s', 'build']);
 }
@@ -110,7 +174,11 @@ export class Stack {
       RINGMASTER_NAMESPACES: opts.namespaces.join(','),
       PLANNER_GROUP_ID: `${opts.name}-planner`,
       EXECUTOR_GROUP_ID: `${opts.name}-executor`,
-      ...(opts.readyStubPort ? { RINGMASTER_READY_PROBE_URL: `http://127.0.0.1:${opts.readyStubPort}/ready/{namespace}/{pod}` } : {}),
+      ...(opts.readyStubPort
+        ? {
+            RINGMASTER_READY_PROBE_URL: `http://127.0.0.1:${opts.readyStubPort}/ready/{namespace}/{pod}`,
+          }
+        : {}),
       NO_COLOR: '1',
       ...opts.env,
     };
@@ -124,13 +192,32 @@ export class Stack {
   start(service: Service, id: string = service, env: NodeJS.ProcessEnv = {}): ChildProcess {
     const entry =
       service === 'ready-stub'
-        ? ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'test/support/ready-stub/ready-stub.main.ts']
+        ? [
+            '-r',
+            'ts-node/register/transpile-only',
+            '-r',
+            'tsconfig-paths/register',
+            'test/support/ready-stub/ready-stub.main.ts',
+          ]
         : [`dist/apps/${service}/src/main.js`];
-    const port = service === 'planner' ? this.opts.plannerPort : service === 'ready-stub' ? this.opts.readyStubPort : 0;
+    const port =
+      service === 'planner'
+        ? this.opts.plannerPort
+        : service === 'ready-stub'
+          ? this.opts.readyStubPort
+          : 0;
     const log = createWriteStream(join(LOG_DIR, `${this.opts.name}-${id}.log`), { flags: 'a' });
     const child = spawn(process.execPath, entry, {
       cwd: ROOT,
-      env: { ...process.env, ...this.base, PORT: String(port ?? 0), EXECUTOR_ID: id, PLANNER_ID: id, READY_STUB_PORT: String(this.opts.readyStubPort ?? ''), ...env },
+      env: {
+        ...process.env,
+        ...this.base,
+        PORT: String(port ?? 0),
+        EXECUTOR_ID: id,
+        PLANNER_ID: id,
+        READY_STUB_PORT: String(this.opts.readyStubPort ?? ''),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log);
@@ -154,21 +241,37 @@ export class Stack {
   }
 
   async waitReady(timeoutMs = 90_000): Promise<void> {
-    await waitFor(async () => (await fetch(`${this.plannerUrl}/readyz`).catch(() => undefined))?.status === 200, timeoutMs, 'planner /readyz');
+    await waitFor(
+      async () => (await fetch(`${this.plannerUrl}/readyz`).catch(() => undefined))?.status === 200,
+      timeoutMs,
+      'planner /readyz',
+    );
   }
 
-  async api<T = unknown>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T }> {
+  async api<T = unknown>(
+    path: string,
+    init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.plannerUrl}${path}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
       headers: { 'content-type': 'application/json', ...init.headers },
-      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      body:
+        init.body === undefined
+          ? undefined
+          : typeof init.body === 'string'
+            ? init.body
+            : JSON.stringify(init.body),
     });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
   }
 
   /** Polls GET /v1/rollouts/{id} until `done` says so (or throws with the last body). */
-  async waitRollout<T extends { status: string }>(id: string, done: (r: T) => boolean, timeoutMs = 180_000): Promise<T> {
+  async waitRollout<T extends { status: string }>(
+    id: string,
+    done: (r: T) => boolean,
+    timeoutMs = 180_000,
+  ): Promise<T> {
     let last: T | undefined;
     await waitFor(
       async () => {
@@ -183,11 +286,19 @@ export class Stack {
   }
 }
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, detail?: () => string | undefined): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  detail?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }

@@ -7,7 +7,12 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { RolloutRequestError } from './rollout.service';
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  422: 'Unprocessable Entity',
+};
 
 @Catch()
 export class HttpErrorsFilter implements ExceptionFilter {
@@ -16,17 +21,31 @@ export class HttpErrorsFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (err instanceof RolloutRequestError) {
-      res.status(err.status).json({ statusCode: err.status, error: REASONS[err.status], message: err.message, problems: err.problems });
+      res.status(err.status).json({
+        statusCode: err.status,
+        error: REASONS[err.status],
+        message: err.message,
+        problems: err.problems,
+      });
       return;
     }
     if (err instanceof HttpException) {
       const status = err.getStatus();
       const body = err.getResponse();
-      const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? err.message);
-      res.status(status).json({ statusCode: status, error: err.name.replace(/Exception$/, ''), message: Array.isArray(message) ? message.join('; ') : String(message) });
+      const message =
+        typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? err.message);
+      res.status(status).json({
+        statusCode: status,
+        error: err.name.replace(/Exception$/, ''),
+        message: Array.isArray(message) ? message.join('; ') : String(message),
+      });
       return;
     }
     this.log.error(err instanceof Error ? err.stack : String(err));
-    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'unexpected error; see the planner log' });
+    res.status(500).json({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'unexpected error; see the planner log',
+    });
   }
 }

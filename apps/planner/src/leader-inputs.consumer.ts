@@ -8,8 +8,19 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
-import { CommandResultMessageSchema, RolloutRequestEventSchema, toCommandResultEvent } from '@ringmaster/contracts';
-import { ConsumerRunner, DeadLetterPublisher, PermanentError, routeByTopic, schemaHandler, type KafkaSettings } from '@ringmaster/messaging';
+import {
+  CommandResultMessageSchema,
+  RolloutRequestEventSchema,
+  toCommandResultEvent,
+} from '@ringmaster/contracts';
+import {
+  ConsumerRunner,
+  DeadLetterPublisher,
+  PermanentError,
+  routeByTopic,
+  schemaHandler,
+  type KafkaSettings,
+} from '@ringmaster/messaging';
 import { RolloutEngine } from './rollout.engine';
 import { RolloutRequestError, RolloutService } from './rollout.service';
 import type { PlannerConfig } from './planner.config';
@@ -40,8 +51,14 @@ export class LeaderInputsConsumer {
       handler: routeByTopic({
         [requests]: schemaHandler(RolloutRequestEventSchema, async (req) => {
           try {
-            const r = await this.rollouts.create(req, { requestId: req.requestId, requestedBy: req.producer });
-            if (r.kind !== 'dry-run') this.log.log(`request ${req.requestId} from ${req.producer}: rollout ${r.rollout.id} (${r.kind})`);
+            const r = await this.rollouts.create(req, {
+              requestId: req.requestId,
+              requestedBy: req.producer,
+            });
+            if (r.kind !== 'dry-run')
+              this.log.log(
+                `request ${req.requestId} from ${req.producer}: rollout ${r.rollout.id} (${r.kind})`,
+              );
           } catch (e) {
             if (e instanceof RolloutRequestError) throw new PermanentError(e.message);
             throw e;

@@ -43,7 +43,10 @@ export class LeadershipService implements OnApplicationShutdown {
   start(work: LeaderWork): void {
     this.work = work;
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.config.leaseTtlMs / 3)));
+    this.timer = setInterval(
+      () => void this.tick(),
+      Math.max(200, Math.floor(this.config.leaseTtlMs / 3)),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -59,7 +62,9 @@ export class LeadershipService implements OnApplicationShutdown {
     this.busy = this.busy.then(async () => {
       let acquired = false;
       try {
-        acquired = (await this.leases.tryAcquire(LEADER_LEASE, this.config.plannerId, this.config.leaseTtlMs)).acquired;
+        acquired = (
+          await this.leases.tryAcquire(LEADER_LEASE, this.config.plannerId, this.config.leaseTtlMs)
+        ).acquired;
       } catch (e) {
         this.log.warn(`lease: ${e instanceof Error ? e.message : e}`);
       }
@@ -70,7 +75,11 @@ export class LeadershipService implements OnApplicationShutdown {
 
   private async change(lead: boolean): Promise<void> {
     this.leading = lead;
-    this.log.log(lead ? `${this.config.plannerId} is now the leader` : `${this.config.plannerId} lost leadership`);
+    this.log.log(
+      lead
+        ? `${this.config.plannerId} is now the leader`
+        : `${this.config.plannerId} lost leadership`,
+    );
     try {
       await (lead ? this.work?.onLeadershipGained() : this.work?.onLeadershipLost());
     } catch (e) {

@@ -9,7 +9,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
-import { parseCompacted, PodStateMessageSchema, WorkloadStateMessageSchema } from '@ringmaster/contracts';
+import {
+  parseCompacted,
+  PodStateMessageSchema,
+  WorkloadStateMessageSchema,
+} from '@ringmaster/contracts';
 import { DeadLetterPublisher, type KafkaSettings } from '@ringmaster/messaging';
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
 
@@ -50,7 +54,9 @@ export class ObservedStateConsumer {
       await admin.disconnect();
     }
     this.synced = this.catchUp.size === 0;
-    this.consumer = this.kafka.consumer({ groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}` });
+    this.consumer = this.kafka.consumer({
+      groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}`,
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [pods, workloads], fromBeginning: true });
     await this.consumer.run({
@@ -60,12 +66,24 @@ export class ObservedStateConsumer {
         for (const m of batch.messages) {
           const key = m.key?.toString() ?? '';
           const isPod = batch.topic === pods;
-          const r = parseCompacted(isPod ? PodStateMessageSchema : WorkloadStateMessageSchema, m.value);
+          const r = parseCompacted(
+            isPod ? PodStateMessageSchema : WorkloadStateMessageSchema,
+            m.value,
+          );
           if (!r.ok) {
-            await this.deadLetter.publish({ sourceTopic: batch.topic, partition: batch.partition, offset: m.offset, key, value: m.value, reason: r.reason });
+            await this.deadLetter.publish({
+              sourceTopic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key,
+              value: m.value,
+              reason: r.reason,
+            });
             continue;
           }
-          const change = isPod ? this.store.applyPod(key, r.value as never) : this.store.applyWorkload(key, r.value as never);
+          const change = isPod
+            ? this.store.applyPod(key, r.value as never)
+            : this.store.applyWorkload(key, r.value as never);
           if (change) changes.push(change);
         }
         const last = batch.lastOffset();

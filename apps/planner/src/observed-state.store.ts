@@ -7,7 +7,13 @@
  * probe result changes without a new resourceVersion) is ignored, so a
  * watcher that restarts and re-publishes cannot move the view backwards. A tombstone removes.
  */
-import type { ObservedFleet, ObservedTarget, PodObs, TargetKey, WorkloadObs } from '@ringmaster/rollout-core';
+import type {
+  ObservedFleet,
+  ObservedTarget,
+  PodObs,
+  TargetKey,
+  WorkloadObs,
+} from '@ringmaster/rollout-core';
 import { targetKey } from '@ringmaster/rollout-core';
 import {
   fromPodStateMessage,

@@ -8,8 +8,16 @@ import { RolloutRequestSchema } from '@ringmaster/contracts';
 import { ROLLOUT_STATUSES } from '@ringmaster/persistence';
 
 const json = (schema: object) => ({ 'application/json': { schema } });
-const error = (description: string) => ({ description, content: json({ $ref: '#/components/schemas/Error' }) });
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const error = (description: string) => ({
+  description,
+  content: json({ $ref: '#/components/schemas/Error' }),
+});
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
 const rolloutRef = { $ref: '#/components/schemas/Rollout' };
 
 const control = (verb: string, what: string) => ({
@@ -17,9 +25,27 @@ const control = (verb: string, what: string) => ({
     operationId: `${verb}Rollout`,
     summary: what,
     parameters: [idParam],
-    requestBody: { required: false, content: json({ type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1000 } } }) },
+    requestBody: {
+      required: false,
+      content: json({
+        type: 'object',
+        additionalProperties: false,
+        properties: { reason: { type: 'string', maxLength: 1000 } },
+      }),
+    },
     responses: {
-      '200': { description: 'new status', content: json({ type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { type: 'string', enum: ROLLOUT_STATUSES }, reason: { type: 'string' } } }) },
+      '200': {
+        description: 'new status',
+        content: json({
+          type: 'object',
+          required: ['id', 'status'],
+          properties: {
+            id: { type: 'string' },
+            status: { type: 'string', enum: ROLLOUT_STATUSES },
+            reason: { type: 'string' },
+          },
+        }),
+      },
       '400': error('invalid body'),
       '404': error('no such rollout'),
       '409': error('the rollout already ended'),
@@ -29,39 +55,76 @@ const control = (verb: string, what: string) => ({
 
 export function openApiDocument(): object {
   // Cast: zod-to-json-schema types against its own zod copy; the runtime schema is the same object.
-  const request = zodToJsonSchema(RolloutRequestSchema as unknown as Parameters<typeof zodToJsonSchema>[0], { target: 'openApi3', $refStrategy: 'none' });
+  const request = zodToJsonSchema(
+    RolloutRequestSchema as unknown as Parameters<typeof zodToJsonSchema>[0],
+    { target: 'openApi3', $refStrategy: 'none' },
+  );
   return {
     openapi: '3.0.3',
     info: {
       title: 'Ringmaster planner API',
       version: '1.0.0',
-      description: 'Rolling updates of Grafana Mimir on Kubernetes, each component under its own availability limit.',
+      description:
+        'Rolling updates of Grafana Mimir on Kubernetes, each component under its own availability limit.',
     },
     paths: {
       '/v1/rollouts': {
         post: {
           operationId: 'createRollout',
           summary: 'Create a rollout, or plan one (dryRun: true) without changing anything',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } }],
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' },
+            },
+          ],
           requestBody: { required: true, content: json(request) },
           responses: {
-            '200': { description: 'a dry run (the plan), or an earlier rollout with the same Idempotency-Key', content: json({ type: 'object' }) },
+            '200': {
+              description:
+                'a dry run (the plan), or an earlier rollout with the same Idempotency-Key',
+              content: json({ type: 'object' }),
+            },
             '201': { description: 'created', content: json(rolloutRef) },
             '400': error('malformed body: each problem names its field'),
-            '422': error('unknown cluster, namespace or component, or an unsafe override without unsafe: true'),
+            '422': error(
+              'unknown cluster, namespace or component, or an unsafe override without unsafe: true',
+            ),
           },
         },
         get: {
           operationId: 'listRollouts',
           summary: 'List rollouts, newest first',
           parameters: [
-            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ROLLOUT_STATUSES } },
+            {
+              name: 'status',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', enum: ROLLOUT_STATUSES },
+            },
             { name: 'cluster', in: 'query', required: false, schema: { type: 'string' } },
-            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 500 },
+            },
             { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
           ],
           responses: {
-            '200': { description: 'a page', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: rolloutRef }, nextCursor: { type: 'string' } } }) },
+            '200': {
+              description: 'a page',
+              content: json({
+                type: 'object',
+                required: ['items'],
+                properties: {
+                  items: { type: 'array', items: rolloutRef },
+                  nextCursor: { type: 'string' },
+                },
+              }),
+            },
             '400': error('bad filter'),
           },
         },
@@ -71,30 +134,62 @@ export function openApiDocument(): object {
           operationId: 'getRollout',
           summary: 'A rollout: plan, progress per target/component/zone, blocking reason, ETA',
           parameters: [idParam],
-          responses: { '200': { description: 'the rollout', content: json(rolloutRef) }, '404': error('no such rollout') },
+          responses: {
+            '200': { description: 'the rollout', content: json(rolloutRef) },
+            '404': error('no such rollout'),
+          },
         },
       },
-      '/v1/rollouts/{id}/pause': control('pause', 'Pause: no new restarts (Deployments mid-roll are paused too)'),
-      '/v1/rollouts/{id}/resume': control('resume', 'Resume a paused rollout, or retry a blocked one'),
+      '/v1/rollouts/{id}/pause': control(
+        'pause',
+        'Pause: no new restarts (Deployments mid-roll are paused too)',
+      ),
+      '/v1/rollouts/{id}/resume': control(
+        'resume',
+        'Resume a paused rollout, or retry a blocked one',
+      ),
       '/v1/rollouts/{id}/abort': control('abort', 'Abort: nothing more is restarted'),
       '/v1/rollouts/{id}/events': {
         get: {
           operationId: 'rolloutEvents',
           summary: 'The audit trail',
-          parameters: [idParam, { name: 'after', in: 'query', required: false, schema: { type: 'string', pattern: '^\\d+$' } }],
+          parameters: [
+            idParam,
+            {
+              name: 'after',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', pattern: '^\\d+$' },
+            },
+          ],
           responses: {
-            '200': { description: 'events, oldest first', content: json({ type: 'object', properties: { items: { type: 'array', items: { type: 'object' } } } }) },
+            '200': {
+              description: 'events, oldest first',
+              content: json({
+                type: 'object',
+                properties: { items: { type: 'array', items: { type: 'object' } } },
+              }),
+            },
             '400': error('bad parameter'),
             '404': error('no such rollout'),
           },
         },
       },
-      '/healthz': { get: { operationId: 'healthz', summary: 'Liveness', responses: { '200': { description: 'alive', content: json({ type: 'object' }) } } } },
+      '/healthz': {
+        get: {
+          operationId: 'healthz',
+          summary: 'Liveness',
+          responses: { '200': { description: 'alive', content: json({ type: 'object' }) } },
+        },
+      },
       '/readyz': {
         get: {
           operationId: 'readyz',
           summary: 'Readiness: database reachable, observed state synced',
-          responses: { '200': { description: 'ready', content: json({ type: 'object' }) }, '503': { description: 'not ready', content: json({ type: 'object' }) } },
+          responses: {
+            '200': { description: 'ready', content: json({ type: 'object' }) },
+            '503': { description: 'not ready', content: json({ type: 'object' }) },
+          },
         },
       },
     },
@@ -103,7 +198,12 @@ export function openApiDocument(): object {
         Error: {
           type: 'object',
           required: ['statusCode', 'error', 'message'],
-          properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' }, problems: { type: 'array', items: { type: 'string' } } },
+          properties: {
+            statusCode: { type: 'integer' },
+            error: { type: 'string' },
+            message: { type: 'string' },
+            problems: { type: 'array', items: { type: 'string' } },
+          },
         },
         Rollout: {
           type: 'object',

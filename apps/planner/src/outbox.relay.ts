@@ -51,7 +51,9 @@ export class OutboxRelay {
         backoff = 100;
         if (n === BATCH) continue;
       } catch (e) {
-        this.log.warn(`outbox relay: ${e instanceof Error ? e.message : e}; retrying in ${backoff} ms`);
+        this.log.warn(
+          `outbox relay: ${e instanceof Error ? e.message : e}; retrying in ${backoff} ms`,
+        );
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 10_000);
         continue;
@@ -64,16 +66,25 @@ export class OutboxRelay {
   async drainOnce(): Promise<number> {
     const rows = await this.outbox.claimUnsent(BATCH);
     if (rows.length === 0) return 0;
-    const byTopic = new Map<string, { key: string | null; value: string; headers?: Record<string, string> }[]>();
+    const byTopic = new Map<
+      string,
+      { key: string | null; value: string; headers?: Record<string, string> }[]
+    >();
     for (const r of rows) {
       const list = byTopic.get(r.topic) ?? [];
       list.push({ key: r.key, value: JSON.stringify(r.payload), headers: r.headers ?? undefined });
       byTopic.set(r.topic, list);
     }
     try {
-      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
     } catch (e) {
-      await this.outbox.releaseClaim(rows.map((r) => r.id), String(e));
+      await this.outbox.releaseClaim(
+        rows.map((r) => r.id),
+        String(e),
+      );
       throw e;
     }
     await this.outbox.markSent(rows.map((r) => r.id));

@@ -24,7 +24,8 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new PlannerConfigError(`${name}: must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new PlannerConfigError(`${name}: must be a positive integer, got "${raw}"`);
   return n;
 }
 

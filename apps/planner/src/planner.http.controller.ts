@@ -31,6 +31,10 @@ export class PlannerHttpController {
     }
     if (!this.observed.synced) missing.push('observed state not synced yet');
     res.status(missing.length ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.OK);
-    return { status: missing.length ? 'not ready' : 'ready', leader: this.leadership.isLeader, missing };
+    return {
+      status: missing.length ? 'not ready' : 'ready',
+      leader: this.leadership.isLeader,
+      missing,
+    };
   }
 }

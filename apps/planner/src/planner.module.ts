@@ -10,8 +10,24 @@ import { Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@
 import type { Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { HealthModule } from '@ringmaster/service-kit';
-import { createKafka, createProducer, DeadLetterPublisher, ensureTopics, kafkaConfigFromEnv, redactedConfig, retryTransient, type KafkaSettings } from '@ringmaster/messaging';
-import { LeaseRepository, openDataSource, OutboxRepository, persistenceConfigFromEnv, redactedPersistenceConfig, RolloutRepository } from '@ringmaster/persistence';
+import {
+  createKafka,
+  createProducer,
+  DeadLetterPublisher,
+  ensureTopics,
+  kafkaConfigFromEnv,
+  redactedConfig,
+  retryTransient,
+  type KafkaSettings,
+} from '@ringmaster/messaging';
+import {
+  LeaseRepository,
+  openDataSource,
+  OutboxRepository,
+  persistenceConfigFromEnv,
+  redactedPersistenceConfig,
+  RolloutRepository,
+} from '@ringmaster/persistence';
 import { LeaderInputsConsumer } from './leader-inputs.consumer';
 import { LeadershipService } from './leadership.service';
 import { ObservedStateConsumer } from './observed-state.consumer';
@@ -46,15 +62,21 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
   async onApplicationBootstrap(): Promise<void> {
     this.log.log(`kafka ${JSON.stringify(redactedConfig(this.settings))}`);
     const log = (m: string) => this.log.warn(m);
-    await retryTransient(async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      try {
-        await ensureTopics(admin, { prefix: this.settings.topicPrefix, replicationFactor: this.settings.replicationFactor });
-      } finally {
-        await admin.disconnect();
-      }
-    }, { what: 'creating topics', log });
+    await retryTransient(
+      async () => {
+        const admin = this.kafka.admin();
+        await admin.connect();
+        try {
+          await ensureTopics(admin, {
+            prefix: this.settings.topicPrefix,
+            replicationFactor: this.settings.replicationFactor,
+          });
+        } finally {
+          await admin.disconnect();
+        }
+      },
+      { what: 'creating topics', log },
+    );
     await retryTransient(() => this.producer.connect(), { what: 'connecting the producer', log });
     this.observed.onChange((changes) => this.engine.onObserved(changes));
     await retryTransient(() => this.observed.start(), { what: 'reading observed state', log });
@@ -85,9 +107,16 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
   controllers: [RolloutHttpController, PlannerHttpController],
   providers: [
     { provide: PLANNER_CONFIG, useFactory: () => plannerConfigFromEnv() },
-    { provide: KAFKA_SETTINGS, useFactory: () => kafkaConfigFromEnv(process.env, { clientId: 'ringmaster-planner' }) },
+    {
+      provide: KAFKA_SETTINGS,
+      useFactory: () => kafkaConfigFromEnv(process.env, { clientId: 'ringmaster-planner' }),
+    },
     { provide: KAFKA, useFactory: (s: KafkaSettings) => createKafka(s), inject: [KAFKA_SETTINGS] },
-    { provide: PRODUCER, useFactory: (k: Kafka) => createProducer(k, { idempotent: true, maxInFlightRequests: 1 }), inject: [KAFKA] },
+    {
+      provide: PRODUCER,
+      useFactory: (k: Kafka) => createProducer(k, { idempotent: true, maxInFlightRequests: 1 }),
+      inject: [KAFKA],
+    },
     {
       provide: DataSource,
       useFactory: async () => {
@@ -96,39 +125,100 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
         return openDataSource(cfg, { applicationName: 'ringmaster-planner' });
       },
     },
-    { provide: RolloutRepository, useFactory: (ds: DataSource) => new RolloutRepository(ds), inject: [DataSource] },
-    { provide: OutboxRepository, useFactory: (ds: DataSource) => new OutboxRepository(ds), inject: [DataSource] },
-    { provide: LeaseRepository, useFactory: (ds: DataSource) => new LeaseRepository(ds), inject: [DataSource] },
-    { provide: DeadLetterPublisher, useFactory: (p: Producer, s: KafkaSettings) => new DeadLetterPublisher(p, { topic: s.topics.deadLetter }), inject: [PRODUCER, KAFKA_SETTINGS] },
+    {
+      provide: RolloutRepository,
+      useFactory: (ds: DataSource) => new RolloutRepository(ds),
+      inject: [DataSource],
+    },
+    {
+      provide: OutboxRepository,
+      useFactory: (ds: DataSource) => new OutboxRepository(ds),
+      inject: [DataSource],
+    },
+    {
+      provide: LeaseRepository,
+      useFactory: (ds: DataSource) => new LeaseRepository(ds),
+      inject: [DataSource],
+    },
+    {
+      provide: DeadLetterPublisher,
+      useFactory: (p: Producer, s: KafkaSettings) =>
+        new DeadLetterPublisher(p, { topic: s.topics.deadLetter }),
+      inject: [PRODUCER, KAFKA_SETTINGS],
+    },
     { provide: ObservedStateStore, useFactory: () => new ObservedStateStore() },
     {
       provide: ObservedStateConsumer,
-      useFactory: (k: Kafka, s: KafkaSettings, store: ObservedStateStore, dl: DeadLetterPublisher) => new ObservedStateConsumer(k, s, store, dl),
+      useFactory: (
+        k: Kafka,
+        s: KafkaSettings,
+        store: ObservedStateStore,
+        dl: DeadLetterPublisher,
+      ) => new ObservedStateConsumer(k, s, store, dl),
       inject: [KAFKA, KAFKA_SETTINGS, ObservedStateStore, DeadLetterPublisher],
     },
-    { provide: OutboxRelay, useFactory: (o: OutboxRepository, p: Producer) => new OutboxRelay(o, p), inject: [OutboxRepository, PRODUCER] },
+    {
+      provide: OutboxRelay,
+      useFactory: (o: OutboxRepository, p: Producer) => new OutboxRelay(o, p),
+      inject: [OutboxRepository, PRODUCER],
+    },
     {
       provide: RolloutEngine,
-      useFactory: (r: RolloutRepository, st: ObservedStateStore, relay: OutboxRelay, s: KafkaSettings, c: PlannerConfig) => new RolloutEngine(r, st, relay, s.topics, c),
+      useFactory: (
+        r: RolloutRepository,
+        st: ObservedStateStore,
+        relay: OutboxRelay,
+        s: KafkaSettings,
+        c: PlannerConfig,
+      ) => new RolloutEngine(r, st, relay, s.topics, c),
       inject: [RolloutRepository, ObservedStateStore, OutboxRelay, KAFKA_SETTINGS, PLANNER_CONFIG],
     },
     {
       provide: RolloutService,
-      useFactory: (r: RolloutRepository, st: ObservedStateStore, e: RolloutEngine) => new RolloutService(r, st, e),
+      useFactory: (r: RolloutRepository, st: ObservedStateStore, e: RolloutEngine) =>
+        new RolloutService(r, st, e),
       inject: [RolloutRepository, ObservedStateStore, RolloutEngine],
     },
-    { provide: LeadershipService, useFactory: (l: LeaseRepository, c: PlannerConfig) => new LeadershipService(l, c), inject: [LeaseRepository, PLANNER_CONFIG] },
+    {
+      provide: LeadershipService,
+      useFactory: (l: LeaseRepository, c: PlannerConfig) => new LeadershipService(l, c),
+      inject: [LeaseRepository, PLANNER_CONFIG],
+    },
     {
       provide: LeaderInputsConsumer,
-      useFactory: (k: Kafka, s: KafkaSettings, dl: DeadLetterPublisher, svc: RolloutService, e: RolloutEngine, c: PlannerConfig) => new LeaderInputsConsumer(k, s, dl, svc, e, c),
-      inject: [KAFKA, KAFKA_SETTINGS, DeadLetterPublisher, RolloutService, RolloutEngine, PLANNER_CONFIG],
+      useFactory: (
+        k: Kafka,
+        s: KafkaSettings,
+        dl: DeadLetterPublisher,
+        svc: RolloutService,
+        e: RolloutEngine,
+        c: PlannerConfig,
+      ) => new LeaderInputsConsumer(k, s, dl, svc, e, c),
+      inject: [
+        KAFKA,
+        KAFKA_SETTINGS,
+        DeadLetterPublisher,
+        RolloutService,
+        RolloutEngine,
+        PLANNER_CONFIG,
+      ],
     },
     {
       provide: PlannerLifecycle,
-      useFactory: (...deps: ConstructorParameters<typeof PlannerLifecycle>) => new PlannerLifecycle(...deps),
-      inject: [KAFKA, KAFKA_SETTINGS, PRODUCER, ObservedStateConsumer, RolloutEngine, OutboxRelay, LeaderInputsConsumer, LeadershipService, DataSource],
+      useFactory: (...deps: ConstructorParameters<typeof PlannerLifecycle>) =>
+        new PlannerLifecycle(...deps),
+      inject: [
+        KAFKA,
+        KAFKA_SETTINGS,
+        PRODUCER,
+        ObservedStateConsumer,
+        RolloutEngine,
+        OutboxRelay,
+        LeaderInputsConsumer,
+        LeadershipService,
+        DataSource,
+      ],
     },
   ],
 })
 export class PlannerModule {}
-

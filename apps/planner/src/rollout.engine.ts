@@ -17,9 +17,27 @@
  *   leave through a committed decision, and only one decision per version can commit.
  */
 import { Injectable, Logger } from '@nestjs/common';
-import { decide, isSettled, type Command, type RolloutEvent, type RolloutState, type TargetKey } from '@ringmaster/rollout-core';
-import { commandKey, toCommandMessage, toRolloutStatusMessage, type TopicNames } from '@ringmaster/contracts';
-import { RolloutRepository, RolloutVersionConflictError, type AuditRecordInput, type OutboxMessage, type RolloutRecord } from '@ringmaster/persistence';
+import {
+  decide,
+  isSettled,
+  type Command,
+  type RolloutEvent,
+  type RolloutState,
+  type TargetKey,
+} from '@ringmaster/rollout-core';
+import {
+  commandKey,
+  toCommandMessage,
+  toRolloutStatusMessage,
+  type TopicNames,
+} from '@ringmaster/contracts';
+import {
+  RolloutRepository,
+  RolloutVersionConflictError,
+  type AuditRecordInput,
+  type OutboxMessage,
+  type RolloutRecord,
+} from '@ringmaster/persistence';
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
 import { OutboxRelay } from './outbox.relay';
 import type { PlannerConfig } from './planner.config';
@@ -70,7 +88,10 @@ export class RolloutEngine {
     this.running = true;
     await this.adoptActive();
     // Rollouts created by another planner instance (REST served there) are picked up here.
-    this.adoptTimer = setInterval(() => void this.adoptActive().catch((e) => this.log.warn(`adopt: ${e}`)), 2_000);
+    this.adoptTimer = setInterval(
+      () => void this.adoptActive().catch((e) => this.log.warn(`adopt: ${e}`)),
+      2_000,
+    );
   }
 
   async stop(): Promise<void> {
@@ -118,7 +139,14 @@ export class RolloutEngine {
   // ------------------------------------------------------------------ internals
 
   private newEntry(state: RolloutState, version: number, requestId?: string): Entry {
-    return { state, version, requestId, lane: Promise.resolve(), dirty: new Map(), lastObservedDecision: -Infinity };
+    return {
+      state,
+      version,
+      requestId,
+      lane: Promise.resolve(),
+      dirty: new Map(),
+      lastObservedDecision: -Infinity,
+    };
   }
 
   private async adoptActive(): Promise<void> {
@@ -148,7 +176,11 @@ export class RolloutEngine {
     setTimeout(() => {
       e.flushAt = undefined;
       e.lastObservedDecision = this.clock();
-      const events: RolloutEvent[] = [...e.dirty.values()].map((c) => ({ kind: 'observed', target: c.target, component: c.component }));
+      const events: RolloutEvent[] = [...e.dirty.values()].map((c) => ({
+        kind: 'observed',
+        target: c.target,
+        component: c.component,
+      }));
       e.dirty.clear();
       void this.enqueue(id, e, events);
     }, e.flushAt - now);
@@ -156,7 +188,9 @@ export class RolloutEngine {
 
   private enqueue(id: string, e: Entry, events: RolloutEvent[]): Promise<RolloutState | undefined> {
     const run = e.lane.then(() => this.step(id, e, events));
-    e.lane = run.catch((err) => this.log.error(`rollout ${id}: ${err instanceof Error ? err.stack : err}`));
+    e.lane = run.catch((err) =>
+      this.log.error(`rollout ${id}: ${err instanceof Error ? err.stack : err}`),
+    );
     return run;
   }
 
@@ -175,7 +209,13 @@ export class RolloutEngine {
   }
 
   /** Decide on each event in turn; persist once for the batch. */
-  private async commit(id: string, e: Entry, events: RolloutEvent[], attempt: number, tracked: boolean): Promise<RolloutState | undefined> {
+  private async commit(
+    id: string,
+    e: Entry,
+    events: RolloutEvent[],
+    attempt: number,
+    tracked: boolean,
+  ): Promise<RolloutState | undefined> {
     const before = e.state;
     const now = this.clock();
     const commands: Command[] = [];
@@ -194,7 +234,11 @@ export class RolloutEngine {
     if (tracked && !mustSave && now - (e.unsavedSince ?? now) < LAZY_SAVE_MS) {
       e.unsavedSince ??= now;
       e.state = state;
-      this.arm(id, e, wakeAt === undefined ? now + LAZY_SAVE_MS : Math.min(wakeAt, now + LAZY_SAVE_MS));
+      this.arm(
+        id,
+        e,
+        wakeAt === undefined ? now + LAZY_SAVE_MS : Math.min(wakeAt, now + LAZY_SAVE_MS),
+      );
       return state;
     }
     {
@@ -205,13 +249,24 @@ export class RolloutEngine {
         headers: { 'ringmaster-rollout-id': id, 'ringmaster-command-id': c.id },
       }));
       if (statusChanged) {
-        outbox.push({ topic: this.topics.status, key: id, payload: toRolloutStatusMessage(state, now, e.requestId) });
+        outbox.push({
+          topic: this.topics.status,
+          key: id,
+          payload: toRolloutStatusMessage(state, now, e.requestId),
+        });
       }
       try {
-        const saved = await this.repo.saveDecision({ rolloutId: id, expectedVersion: e.version, state, audit, outbox });
+        const saved = await this.repo.saveDecision({
+          rolloutId: id,
+          expectedVersion: e.version,
+          state,
+          audit,
+          outbox,
+        });
         e.version = saved.version;
       } catch (err) {
-        if (!(err instanceof RolloutVersionConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        if (!(err instanceof RolloutVersionConflictError) || attempt >= MAX_CONFLICT_RETRIES)
+          throw err;
         // Someone else moved it: take theirs and decide again (level-triggered, nothing lost).
         const fresh = await this.repo.get(id);
         if (!fresh) return undefined;
@@ -239,10 +294,13 @@ export class RolloutEngine {
     if (e.timer && e.timerAt !== undefined && e.timerAt <= at && e.timerAt > this.clock()) return;
     clearTimeout(e.timer);
     e.timerAt = at;
-    e.timer = setTimeout(() => {
-      e.timer = e.timerAt = undefined;
-      void this.enqueue(id, e, [{ kind: 'tick' }]);
-    }, Math.max(0, at - this.clock()));
+    e.timer = setTimeout(
+      () => {
+        e.timer = e.timerAt = undefined;
+        void this.enqueue(id, e, [{ kind: 'tick' }]);
+      },
+      Math.max(0, at - this.clock()),
+    );
   }
 }
 

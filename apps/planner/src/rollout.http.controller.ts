@@ -10,7 +10,18 @@
  * Bodies are validated against the same schema as upgrade-request events; every rejection
  * names the field (`targets.0.cluster: Required`).
  */
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { RolloutRequestSchema, validate } from '@ringmaster/contracts';
@@ -27,7 +38,11 @@ export class RolloutHttpController {
   constructor(private readonly rollouts: RolloutService) {}
 
   @Post()
-  async create(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
+  async create(
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new RolloutRequestError(400, ['Idempotency-Key: 1-200 visible ASCII characters']);
     }
@@ -41,16 +56,23 @@ export class RolloutHttpController {
     res.status(r.kind === 'created' ? HttpStatus.CREATED : HttpStatus.OK);
     if (r.kind === 'existing') res.setHeader('Idempotent-Replayed', 'true');
     res.setHeader('Location', `/v1/rollouts/${r.rollout.id}`);
-    return { ...rolloutSummary(r.rollout), plan: r.plan ?? (await this.rollouts.planOf(r.rollout.id)) };
+    return {
+      ...rolloutSummary(r.rollout),
+      plan: r.plan ?? (await this.rollouts.planOf(r.rollout.id)),
+    };
   }
 
   @Get()
   async list(@Query() q: Record<string, string | string[] | undefined>) {
     const statuses = ([] as string[]).concat(q.status ?? []).flatMap((s) => s.split(','));
     const bad = statuses.filter((s) => !(ROLLOUT_STATUSES as readonly string[]).includes(s));
-    if (bad.length) throw new RolloutRequestError(400, [`status: unknown value(s) ${bad.join(', ')} (one of ${ROLLOUT_STATUSES.join(', ')})`]);
+    if (bad.length)
+      throw new RolloutRequestError(400, [
+        `status: unknown value(s) ${bad.join(', ')} (one of ${ROLLOUT_STATUSES.join(', ')})`,
+      ]);
     const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) throw new RolloutRequestError(400, ['limit: an integer 1-500']);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500))
+      throw new RolloutRequestError(400, ['limit: an integer 1-500']);
     try {
       const page = await this.rollouts.list({
         status: statuses.length ? (statuses as RolloutStatus[]) : undefined,
@@ -60,7 +82,8 @@ export class RolloutHttpController {
       });
       return { items: page.items.map(rolloutSummary), nextCursor: page.nextCursor };
     } catch (e) {
-      if (e instanceof InvalidCursorError) throw new RolloutRequestError(400, [`cursor: ${e.message}`]);
+      if (e instanceof InvalidCursorError)
+        throw new RolloutRequestError(400, [`cursor: ${e.message}`]);
       throw e;
     }
   }
@@ -74,9 +97,18 @@ export class RolloutHttpController {
   @Get(':id/events')
   async events(@Param('id') id: string, @Query('after') after?: string) {
     await this.rollouts.get(id);
-    if (after !== undefined && !/^\d+$/.test(after)) throw new RolloutRequestError(400, ['after: an event id']);
+    if (after !== undefined && !/^\d+$/.test(after))
+      throw new RolloutRequestError(400, ['after: an event id']);
     const items = await this.rollouts.events(id, after);
-    return { items: items.map((e) => ({ id: e.id, at: e.at.toISOString(), type: e.type, message: e.message, data: e.data ?? undefined })) };
+    return {
+      items: items.map((e) => ({
+        id: e.id,
+        at: e.at.toISOString(),
+        type: e.type,
+        message: e.message,
+        data: e.data ?? undefined,
+      })),
+    };
   }
 
   @Post(':id/pause')

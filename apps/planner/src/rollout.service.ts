@@ -5,9 +5,22 @@
  */
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { createRollout, plan, targetKey, type PlanResult, type PlanTopology, type RolloutEvent, type RolloutState, type RolloutSpec } from '@ringmaster/rollout-core';
+import {
+  createRollout,
+  plan,
+  targetKey,
+  type PlanResult,
+  type PlanTopology,
+  type RolloutEvent,
+  type RolloutState,
+  type RolloutSpec,
+} from '@ringmaster/rollout-core';
 import { toRolloutSpec, type RolloutRequest } from '@ringmaster/contracts';
-import { RolloutRepository, type ListRolloutsFilter, type RolloutRecord } from '@ringmaster/persistence';
+import {
+  RolloutRepository,
+  type ListRolloutsFilter,
+  type RolloutRecord,
+} from '@ringmaster/persistence';
 import { ObservedStateStore } from './observed-state.store';
 import { RolloutEngine } from './rollout.engine';
 
@@ -68,11 +81,22 @@ export class RolloutService {
     const { created, rollout } = await this.repo.insertRollout(state, {
       ...opts,
       audit: [
-        { at: now, type: 'created', message: `requested by ${opts.requestedBy ?? 'anonymous'}`, data: { spec } },
-        { at: now, type: 'planned', message: `ETA ${p.etaSeconds}s${p.unsafe.length ? `; UNSAFE: ${p.unsafe.join('; ')}` : ''}`, data: p },
+        {
+          at: now,
+          type: 'created',
+          message: `requested by ${opts.requestedBy ?? 'anonymous'}`,
+          data: { spec },
+        },
+        {
+          at: now,
+          type: 'planned',
+          message: `ETA ${p.etaSeconds}s${p.unsafe.length ? `; UNSAFE: ${p.unsafe.join('; ')}` : ''}`,
+          data: p,
+        },
       ],
     });
-    if (created) await this.engine.track(rollout.state, rollout.version, rollout.requestId ?? undefined);
+    if (created)
+      await this.engine.track(rollout.state, rollout.version, rollout.requestId ?? undefined);
     return { kind: created ? 'created' : 'existing', rollout, plan: p };
   }
 
@@ -96,10 +120,15 @@ export class RolloutService {
   }
 
   /** pause | resume | abort. The leader decides it in the rollout's lane; elsewhere, directly. */
-  async control(id: string, event: Extract<RolloutEvent, { kind: 'pause' | 'resume' | 'abort' }>): Promise<RolloutState> {
+  async control(
+    id: string,
+    event: Extract<RolloutEvent, { kind: 'pause' | 'resume' | 'abort' }>,
+  ): Promise<RolloutState> {
     const r = await this.get(id);
     if (['succeeded', 'failed', 'aborted'].includes(r.status)) {
-      throw new RolloutRequestError(409, [`rollout ${id} already ended (${r.status}); nothing to ${event.kind}`]);
+      throw new RolloutRequestError(409, [
+        `rollout ${id} already ended (${r.status}); nothing to ${event.kind}`,
+      ]);
     }
     const viaEngine = this.engine.isRunning ? await this.engine.submit(id, event) : undefined;
     if (viaEngine) return viaEngine;
@@ -111,7 +140,10 @@ export class RolloutService {
     if (!clusters.includes(cluster)) {
       return `targets.${i}.cluster: unknown cluster "${cluster}" (known: ${clusters.join(', ') || 'none yet'})`;
     }
-    const nss = this.store.targets().filter((k) => k.startsWith(`${cluster}/`)).map((k) => k.slice(cluster.length + 1));
+    const nss = this.store
+      .targets()
+      .filter((k) => k.startsWith(`${cluster}/`))
+      .map((k) => k.slice(cluster.length + 1));
     return `targets.${i}.namespace: no Mimir workloads observed in ${cluster}/${namespace} (namespaces with Mimir: ${nss.join(', ')})`;
   }
 }

@@ -8,7 +8,13 @@ import type { RolloutRecord } from '@ringmaster/persistence';
 
 interface PlanLike {
   etaSeconds?: number;
-  targets?: { target: string; components: { component: string; policy: { limit: number; zonesAtOnce: number; zoneAware: boolean; basis: string } }[] }[];
+  targets?: {
+    target: string;
+    components: {
+      component: string;
+      policy: { limit: number; zonesAtOnce: number; zoneAware: boolean; basis: string };
+    }[];
+  }[];
 }
 
 export function rolloutSummary(r: RolloutRecord) {
@@ -29,7 +35,11 @@ export function rolloutView(r: RolloutRecord, plan: unknown, now: number) {
   const s: RolloutState = r.state;
   const p = (plan ?? {}) as PlanLike;
   const elapsed = s.startedAt !== undefined ? ((s.endedAt ?? now) - s.startedAt) / 1000 : 0;
-  const limits = new Map(p.targets?.flatMap((t) => t.components.map((c) => [`${t.target}|${c.component}`, c.policy] as const)) ?? []);
+  const limits = new Map(
+    p.targets?.flatMap((t) =>
+      t.components.map((c) => [`${t.target}|${c.component}`, c.policy] as const),
+    ) ?? [],
+  );
   return {
     ...rolloutSummary(r),
     spec: r.spec,
@@ -37,7 +47,10 @@ export function rolloutView(r: RolloutRecord, plan: unknown, now: number) {
     endedAt: s.endedAt !== undefined ? new Date(s.endedAt).toISOString() : undefined,
     elapsedSeconds: Math.round(elapsed),
     etaSeconds: p.etaSeconds,
-    remainingSeconds: p.etaSeconds !== undefined && !s.endedAt ? Math.max(0, Math.round(p.etaSeconds - elapsed)) : undefined,
+    remainingSeconds:
+      p.etaSeconds !== undefined && !s.endedAt
+        ? Math.max(0, Math.round(p.etaSeconds - elapsed))
+        : undefined,
     plan,
     targetProgress: s.order.map((key) => {
       const t = s.targets[key];
@@ -60,7 +73,12 @@ export function rolloutView(r: RolloutRecord, plan: unknown, now: number) {
               zoneAware: limit?.zoneAware,
               basis: limit?.basis,
               activeZone: c.activeZone || undefined,
-              inFlight: inFlight.map(([pod, f]) => ({ pod, zone: f.zone, since: new Date(f.issuedAt).toISOString(), refused: f.refused })),
+              inFlight: inFlight.map(([pod, f]) => ({
+                pod,
+                zone: f.zone,
+                since: new Date(f.issuedAt).toISOString(),
+                refused: f.refused,
+              })),
               maxUnavailableSeen: c.maxUnavailableSeen,
               waiting: c.waiting,
             };

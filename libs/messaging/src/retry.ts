@@ -23,7 +23,9 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: RetryOptions
       return await fn();
     } catch (e) {
       if (i >= attempts || classifyError(e) !== 'retriable') throw e;
-      opts.log?.(`${opts.what}: ${e instanceof Error ? e.message : String(e)}; retrying in ${delay} ms (${i}/${attempts})`);
+      opts.log?.(
+        `${opts.what}: ${e instanceof Error ? e.message : String(e)}; retrying in ${delay} ms (${i}/${attempts})`,
+      );
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, opts.maxMs ?? 5_000);
     }

@@ -259,7 +259,9 @@ export class RolloutRepository {
   }
 
   /** The rollout an Idempotency-Key or requestId already created, if any (retries find it before planning). */
-  async findByKeys(keys: Pick<InsertRolloutOptions, 'idempotencyKey' | 'requestId'>): Promise<RolloutRecord | null> {
+  async findByKeys(
+    keys: Pick<InsertRolloutOptions, 'idempotencyKey' | 'requestId'>,
+  ): Promise<RolloutRecord | null> {
     if (keys.idempotencyKey === undefined && keys.requestId === undefined) return null;
     const found = await this.findConflicting(this.ds.manager, '', { ...keys });
     return found && found.on !== 'id' ? toRecord(found.row) : null;

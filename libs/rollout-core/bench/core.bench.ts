@@ -12,14 +12,29 @@
  * here (no jitter) so the bound is exact; watch/command latencies and the planner's batching
  * window are what the ratio measures.
  */
-import { decide, simulate, type Decision, type DecideInput, type RolloutSpec, type RolloutState, type SimTarget, type SimWorkload } from '../src';
+import {
+  decide,
+  simulate,
+  type Decision,
+  type DecideInput,
+  type RolloutSpec,
+  type RolloutState,
+  type SimTarget,
+  type SimWorkload,
+} from '../src';
 
 const RESTART = { terminate: 2_000, create: 1_000, ready: 27_000 };
 const RESTART_MS = RESTART.terminate + RESTART.create + RESTART.ready;
 const PROBE_MS = 3_000;
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 
-const sts = (name: string, component: string, replicas: number, zone?: string, extra: Partial<SimWorkload> = {}): SimWorkload => ({
+const sts = (
+  name: string,
+  component: string,
+  replicas: number,
+  zone?: string,
+  extra: Partial<SimWorkload> = {},
+): SimWorkload => ({
   name,
   kind: 'StatefulSet',
   component,
@@ -27,13 +42,20 @@ const sts = (name: string, component: string, replicas: number, zone?: string, e
   zone,
   ...extra,
 });
-const dep = (name: string, replicas: number): SimWorkload => ({ name, kind: 'Deployment', component: name, replicas });
+const dep = (name: string, replicas: number): SimWorkload => ({
+  name,
+  kind: 'Deployment',
+  component: name,
+  replicas,
+});
 
 /** 1,500 pods, zone-aware ingesters and store-gateways (chart cap 50 per zone). */
 function zoneAwareFleet(): SimWorkload[] {
   return [
     ...ZONES.map((z) => sts(`ingester-${z}`, 'ingester', 150, z, { maxUnavailablePerZone: 50 })),
-    ...ZONES.map((z) => sts(`store-gateway-${z}`, 'store-gateway', 100, z, { maxUnavailablePerZone: 50 })),
+    ...ZONES.map((z) =>
+      sts(`store-gateway-${z}`, 'store-gateway', 100, z, { maxUnavailablePerZone: 50 }),
+    ),
     sts('alertmanager', 'alertmanager', 30),
     sts('compactor', 'compactor', 6),
     dep('distributor', 300),
@@ -62,7 +84,8 @@ function flatFleet(): SimWorkload[] {
 /** Lower bound for one target: the slowest component, if it had no overhead at all. */
 function lowerBound(workloads: SimWorkload[], probe: boolean): number {
   const byComponent = new Map<string, SimWorkload[]>();
-  for (const w of workloads) byComponent.set(w.component, [...(byComponent.get(w.component) ?? []), w]);
+  for (const w of workloads)
+    byComponent.set(w.component, [...(byComponent.get(w.component) ?? []), w]);
   let worst = 0;
   for (const [c, ws] of byComponent) {
     const n = ws.reduce((s, w) => s + w.replicas, 0);
@@ -74,7 +97,13 @@ function lowerBound(workloads: SimWorkload[], probe: boolean): number {
       rounds = ws.reduce((s, w) => s + Math.ceil(w.replicas / Math.min(cap, w.replicas)), 0);
     } else {
       const limit =
-        c === 'ingester' ? 1 : c === 'store-gateway' || c === 'alertmanager' ? 2 : ws[0].kind === 'Deployment' ? Math.max(1, Math.floor(n / 4)) : 1;
+        c === 'ingester'
+          ? 1
+          : c === 'store-gateway' || c === 'alertmanager'
+            ? 2
+            : ws[0].kind === 'Deployment'
+              ? Math.max(1, Math.floor(n / 4))
+              : 1;
       rounds = Math.ceil(n / limit);
     }
     worst = Math.max(worst, rounds * restart);
@@ -98,14 +127,29 @@ const spec = (s: Scenario): RolloutSpec => ({
   maxParallelTargets: s.maxParallelTargets,
 });
 
-const one = (workloads: SimWorkload[]): SimTarget[] => [{ target: { cluster: 'prod-1', namespace: 'mimir' }, workloads }];
+const one = (workloads: SimWorkload[]): SimTarget[] => [
+  { target: { cluster: 'prod-1', namespace: 'mimir' }, workloads },
+];
 const many = (n: number, workloads: () => SimWorkload[]): SimTarget[] =>
-  Array.from({ length: n }, (_, i) => ({ target: { cluster: `prod-${i + 1}`, namespace: 'mimir' }, workloads: workloads() }));
+  Array.from({ length: n }, (_, i) => ({
+    target: { cluster: `prod-${i + 1}`, namespace: 'mimir' },
+    workloads: workloads(),
+  }));
 
 const scenarios: Scenario[] = [
-  { name: 'zone-aware-microservices', targets: one(zoneAwareFleet()), maxParallelTargets: 1, probe: false },
+  {
+    name: 'zone-aware-microservices',
+    targets: one(zoneAwareFleet()),
+    maxParallelTargets: 1,
+    probe: false,
+  },
   { name: 'flat-microservices', targets: one(flatFleet()), maxParallelTargets: 1, probe: false },
-  { name: 'monolithic-fleet', targets: many(30, () => [sts('mimir', 'mimir', 3)]), maxParallelTargets: 10, probe: true },
+  {
+    name: 'monolithic-fleet',
+    targets: many(30, () => [sts('mimir', 'mimir', 3)]),
+    maxParallelTargets: 10,
+    probe: true,
+  },
   { name: 'fleet-10x1500', targets: many(10, zoneAwareFleet), maxParallelTargets: 5, probe: false },
 ];
 
@@ -136,7 +180,8 @@ for (const s of scenarios) {
   const rounds = Math.ceil(s.targets.length / s.maxParallelTargets);
   const bound = rounds * Math.max(...s.targets.map((t) => lowerBound(t.workloads, s.probe)));
   const ratio = r.makespanMs / bound;
-  if (r.state.status !== 'succeeded') throw new Error(`${s.name}: ended ${r.state.status}: ${r.state.reason}`);
+  if (r.state.status !== 'succeeded')
+    throw new Error(`${s.name}: ended ${r.state.status}: ${r.state.reason}`);
   ratioMax = Math.max(ratioMax, ratio);
   violationsTotal += r.violations.length;
   console.log(

@@ -1,5 +1,13 @@
 import { createRollout, decide, isSettled } from './decide';
-import type { ObservedFleet, PodObs, RolloutEvent, RolloutSpec, RolloutState, WorkloadObs, Command } from './model';
+import type {
+  ObservedFleet,
+  PodObs,
+  RolloutEvent,
+  RolloutSpec,
+  RolloutState,
+  WorkloadObs,
+  Command,
+} from './model';
 
 const T = 'c1/mimir';
 const spec = (extra: Partial<RolloutSpec> = {}): RolloutSpec => ({
@@ -18,12 +26,39 @@ class Cluster {
   pods: Record<string, Record<string, PodObs>> = {};
   private uid = 100;
 
-  statefulSet(name: string, component: string, replicas: number, extra: Partial<WorkloadObs> = {}): this {
+  statefulSet(
+    name: string,
+    component: string,
+    replicas: number,
+    extra: Partial<WorkloadObs> = {},
+  ): this {
     this.workloads[name] = {
-      name, kind: 'StatefulSet', component, updateStrategy: 'OnDelete', replicas, generation: 1, observedGeneration: 1,
-      updateRevision: 'r1', statusReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas, updatedReplicas: replicas, ...extra,
+      name,
+      kind: 'StatefulSet',
+      component,
+      updateStrategy: 'OnDelete',
+      replicas,
+      generation: 1,
+      observedGeneration: 1,
+      updateRevision: 'r1',
+      statusReplicas: replicas,
+      readyReplicas: replicas,
+      availableReplicas: replicas,
+      updatedReplicas: replicas,
+      ...extra,
     };
-    for (let i = 0; i < replicas; i++) this.put({ name: `${name}-${i}`, uid: `u${this.uid++}`, workload: name, component, zone: extra.zone, revision: 'r1', ready: true, readySince: 0, probe: 'ok' });
+    for (let i = 0; i < replicas; i++)
+      this.put({
+        name: `${name}-${i}`,
+        uid: `u${this.uid++}`,
+        workload: name,
+        component,
+        zone: extra.zone,
+        revision: 'r1',
+        ready: true,
+        readySince: 0,
+        probe: 'ok',
+      });
     return this;
   }
   put(p: PodObs): void {
@@ -31,12 +66,30 @@ class Cluster {
   }
   /** The controller observed generation g and moved the update revision. */
   observeGeneration(name: string, g: number, rev: string): void {
-    this.workloads[name] = { ...this.workloads[name], generation: g, observedGeneration: g, updateRevision: rev };
+    this.workloads[name] = {
+      ...this.workloads[name],
+      generation: g,
+      observedGeneration: g,
+      updateRevision: rev,
+    };
   }
   /** Evicted and recreated at `rev` with a new uid; Ready at `readyAt` if given. */
-  replace(component: string, name: string, rev: string, readyAt?: number, probe: PodObs['probe'] = 'ok'): void {
+  replace(
+    component: string,
+    name: string,
+    rev: string,
+    readyAt?: number,
+    probe: PodObs['probe'] = 'ok',
+  ): void {
     const old = this.pods[component][name];
-    this.put({ ...old, uid: `u${this.uid++}`, revision: rev, ready: readyAt !== undefined, readySince: readyAt, probe: readyAt !== undefined ? probe : 'failing' });
+    this.put({
+      ...old,
+      uid: `u${this.uid++}`,
+      revision: rev,
+      ready: readyAt !== undefined,
+      readySince: readyAt,
+      probe: readyAt !== undefined ? probe : 'failing',
+    });
   }
   get observed(): ObservedFleet {
     return { [T]: { workloads: this.workloads, pods: this.pods } };
@@ -46,7 +99,8 @@ class Cluster {
 function step(state: RolloutState, cluster: Cluster, event: RolloutEvent, now: number) {
   return decide(state, { event, observed: cluster.observed }, now);
 }
-const restarts = (cs: Command[]) => cs.filter((c) => c.kind === 'restart-pod').map((c) => (c.kind === 'restart-pod' ? c.pod : ''));
+const restarts = (cs: Command[]) =>
+  cs.filter((c) => c.kind === 'restart-pod').map((c) => (c.kind === 'restart-pod' ? c.pod : ''));
 
 describe('decide(): the worked example in its doc comment (3 ingesters, RF 3)', () => {
   it('applies the template, then restarts one ingester at a time as each comes back', () => {
@@ -55,7 +109,15 @@ describe('decide(): the worked example in its doc comment (3 ingesters, RF 3)', 
 
     let d = step(s, k, { kind: 'observed', target: T }, 0);
     expect(d.commands).toEqual([
-      { kind: 'apply-template', id: 'r:1', rolloutId: 'r', target: { cluster: 'c1', namespace: 'mimir' }, workload: 'ingester', change: { kind: 'restart' }, takeOver: false },
+      {
+        kind: 'apply-template',
+        id: 'r:1',
+        rolloutId: 'r',
+        target: { cluster: 'c1', namespace: 'mimir' },
+        workload: 'ingester',
+        change: { kind: 'restart' },
+        takeOver: false,
+      },
     ]);
     s = d.state;
     d = step(s, k, { kind: 'command-result', commandId: 'r:1', outcome: 'done', generation: 2 }, 1);
@@ -81,7 +143,12 @@ describe('decide(): the worked example in its doc comment (3 ingesters, RF 3)', 
     k.replace('ingester', 'ingester-2', 'r2', 60);
     d = step(s, k, { kind: 'observed', target: T }, 60);
     expect(d.status).toBe('succeeded');
-    expect(d.state.targets[T].components.ingester).toMatchObject({ status: 'succeeded', restarted: 3, total: 3, maxUnavailableSeen: 1 });
+    expect(d.state.targets[T].components.ingester).toMatchObject({
+      status: 'succeeded',
+      restarted: 3,
+      total: 3,
+      maxUnavailableSeen: 1,
+    });
     expect(isSettled(d.state)).toBe(true);
   });
 
@@ -99,7 +166,13 @@ function started(k: Cluster, workloads: string[], extra: Partial<RolloutSpec> = 
   let s = createRollout('r', spec(extra), 0);
   const d0 = step(s, k, { kind: 'observed', target: T }, 0);
   s = d0.state;
-  for (const c of d0.commands) s = step(s, k, { kind: 'command-result', commandId: c.id, outcome: 'done', generation: 2 }, 1).state;
+  for (const c of d0.commands)
+    s = step(
+      s,
+      k,
+      { kind: 'command-result', commandId: c.id, outcome: 'done', generation: 2 },
+      1,
+    ).state;
   for (const w of workloads) k.observeGeneration(w, 2, 'r2');
   return step(s, k, { kind: 'observed', target: T }, 2);
 }
@@ -134,7 +207,9 @@ describe('decide(): gates and faults', () => {
     k.replace('ingester', 'ingester-0', 'r2'); // never Ready
     d = step(d.state, k, { kind: 'tick' }, 62_003);
     expect(d.status).toBe('blocked');
-    expect(d.state.reason).toBe('c1/mimir: ingester: pod ingester-0 not back within 60s (new pod not Ready)');
+    expect(d.state.reason).toBe(
+      'c1/mimir: ingester: pod ingester-0 not back within 60s (new pod not Ready)',
+    );
     expect(d.commands).toEqual([]);
     d = step(d.state, k, { kind: 'abort' }, 70_000);
     expect(d.status).toBe('aborted');
@@ -171,21 +246,42 @@ describe('decide(): gates and faults', () => {
   });
 
   it('refuses a RollingUpdate StatefulSet unless asked to take it over', () => {
-    const k = new Cluster().statefulSet('ingester', 'ingester', 3, { updateStrategy: 'RollingUpdate' });
+    const k = new Cluster().statefulSet('ingester', 'ingester', 3, {
+      updateStrategy: 'RollingUpdate',
+    });
     const d = step(createRollout('r', spec(), 0), k, { kind: 'observed', target: T }, 0);
     expect(d.status).toBe('blocked');
     expect(d.state.reason).toContain('StatefulSet ingester uses updateStrategy RollingUpdate');
-    const taken = step(createRollout('r', spec({ takeOver: true }), 0), k, { kind: 'observed', target: T }, 0);
-    expect(taken.commands).toMatchObject([{ kind: 'apply-template', workload: 'ingester', takeOver: true }]);
+    const taken = step(
+      createRollout('r', spec({ takeOver: true }), 0),
+      k,
+      { kind: 'observed', target: T },
+      0,
+    );
+    expect(taken.commands).toMatchObject([
+      { kind: 'apply-template', workload: 'ingester', takeOver: true },
+    ]);
   });
 
   it('a PDB refusal is shown while the executor retries; a permanent failure halts', () => {
     const k = new Cluster().statefulSet('ingester', 'ingester', 2);
     let d = started(k, ['ingester']);
     const id = d.commands[0].id;
-    d = step(d.state, k, { kind: 'command-result', commandId: id, outcome: 'refused', detail: 'PDB ingester-pdb' }, 3);
-    expect(d.state.targets[T].components.ingester.inFlight['ingester-0'].refused).toBe('PDB ingester-pdb');
-    d = step(d.state, k, { kind: 'command-result', commandId: id, outcome: 'failed', detail: 'forbidden' }, 4);
+    d = step(
+      d.state,
+      k,
+      { kind: 'command-result', commandId: id, outcome: 'refused', detail: 'PDB ingester-pdb' },
+      3,
+    );
+    expect(d.state.targets[T].components.ingester.inFlight['ingester-0'].refused).toBe(
+      'PDB ingester-pdb',
+    );
+    d = step(
+      d.state,
+      k,
+      { kind: 'command-result', commandId: id, outcome: 'failed', detail: 'forbidden' },
+      4,
+    );
     expect(d.state.reason).toBe('c1/mimir: ingester: restart of pod ingester-0 failed: forbidden');
   });
 });

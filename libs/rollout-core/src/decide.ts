@@ -44,7 +44,10 @@ const TERMINAL = new Set(['succeeded', 'failed', 'aborted']);
 /** A new rollout, not yet started. Targets roll in the given order, the canary first. */
 export function createRollout(id: string, spec: RolloutSpec, now: number): RolloutState {
   const keys = spec.targets.map(targetKey);
-  const order = spec.canary && keys.includes(spec.canary) ? [spec.canary, ...keys.filter((k) => k !== spec.canary)] : keys;
+  const order =
+    spec.canary && keys.includes(spec.canary)
+      ? [spec.canary, ...keys.filter((k) => k !== spec.canary)]
+      : keys;
   const targets: Record<TargetKey, TargetState> = {};
   for (const k of order) targets[k] = { status: 'pending', components: {} };
   return { id, spec, status: 'pending', createdAt: now, seq: 1, order, targets };
@@ -54,9 +57,12 @@ export function createRollout(id: string, spec: RolloutSpec, now: number): Rollo
 export function isSettled(state: RolloutState): boolean {
   if (TERMINAL.has(state.status)) return true;
   if (state.status !== 'blocked') return false;
-  return !Object.values(state.targets).some(
-    (t) => t.status === 'running' || Object.values(t.components).some((c) => c.status === 'running'),
-  ) && !canStartMore(state);
+  return (
+    !Object.values(state.targets).some(
+      (t) =>
+        t.status === 'running' || Object.values(t.components).some((c) => c.status === 'running'),
+    ) && !canStartMore(state)
+  );
 }
 
 export function decide(prev: RolloutState, input: DecideInput, now: number): Decision {
@@ -133,11 +139,22 @@ class Decider {
     if (!TERMINAL.has(this.state.status) && this.state.status !== 'paused') {
       for (const t of Object.values(this.state.targets)) {
         for (const c of Object.values(t.components)) {
-          if (c.status === 'running' && c.wakeAt !== undefined && (wakeAt === undefined || c.wakeAt < wakeAt)) wakeAt = c.wakeAt;
+          if (
+            c.status === 'running' &&
+            c.wakeAt !== undefined &&
+            (wakeAt === undefined || c.wakeAt < wakeAt)
+          )
+            wakeAt = c.wakeAt;
         }
       }
     }
-    return { state: this.state, commands: this.commands, status: this.state.status, audit: this.audit, wakeAt };
+    return {
+      state: this.state,
+      commands: this.commands,
+      status: this.state.status,
+      audit: this.audit,
+      wakeAt,
+    };
   }
 
   // ------------------------------------------------------------ helpers
@@ -214,8 +231,10 @@ class Decider {
         c.waitingSince = undefined;
         c.saturated = false;
         this.writable(c);
-        for (const f of Object.keys(c.inFlight)) c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
-        for (const w of Object.values(c.workloads)) if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
+        for (const f of Object.keys(c.inFlight))
+          c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
+        for (const w of Object.values(c.workloads))
+          if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
       }
     }
     if (s.status === 'blocked') {
@@ -233,7 +252,14 @@ class Decider {
           if (p.kind !== 'Deployment' || !p.commandId || p.done || !!p.paused === paused) continue;
           const c = this.component(key, name);
           c.workloads[w].paused = paused;
-          this.commands.push({ kind: 'set-deployment-paused', id: this.nextId(), rolloutId: this.state.id, target: parseTargetKey(key), workload: w, paused });
+          this.commands.push({
+            kind: 'set-deployment-paused',
+            id: this.nextId(),
+            rolloutId: this.state.id,
+            target: parseTargetKey(key),
+            workload: w,
+            paused,
+          });
         }
       }
     }
@@ -247,9 +273,17 @@ class Decider {
         if (!pod && !wl) continue;
         const c = this.component(key, name);
         if (ev.outcome === 'failed') {
-          this.halt(key, name, c, `${pod ? `restart of pod ${pod}` : `change of ${wl}`} failed: ${ev.detail ?? 'no detail'}`);
+          this.halt(
+            key,
+            name,
+            c,
+            `${pod ? `restart of pod ${pod}` : `change of ${wl}`} failed: ${ev.detail ?? 'no detail'}`,
+          );
         } else if (pod && ev.outcome === 'refused') {
-          this.writable(c).inFlight[pod] = { ...c.inFlight[pod], refused: ev.detail ?? 'refused by a PodDisruptionBudget' };
+          this.writable(c).inFlight[pod] = {
+            ...c.inFlight[pod],
+            refused: ev.detail ?? 'refused by a PodDisruptionBudget',
+          };
         } else if (wl && ev.generation !== undefined) {
           c.workloads[wl].generation = ev.generation;
         }
@@ -279,7 +313,9 @@ class Decider {
     const obs = this.input.observed[key];
     const t = this.state.targets[key];
     if (!obs || Object.keys(t.components).length > 0) return;
-    const wanted = this.state.spec.components?.length ? new Set(this.state.spec.components) : undefined;
+    const wanted = this.state.spec.components?.length
+      ? new Set(this.state.spec.components)
+      : undefined;
     for (const w of sortedWorkloads(obs)) {
       if (wanted && !wanted.has(w.component)) continue;
       const c = (t.components[w.component] ??= {
@@ -296,7 +332,9 @@ class Decider {
     }
     if (Object.keys(t.components).length === 0) {
       t.status = 'blocked';
-      t.reason = wanted ? `none of the components ${[...wanted].join(', ')} found in ${key}` : `no Mimir workloads found in ${key}`;
+      t.reason = wanted
+        ? `none of the components ${[...wanted].join(', ')} found in ${key}`
+        : `no Mimir workloads found in ${key}`;
       this.log('target-blocked', t.reason);
     }
   }
@@ -314,7 +352,8 @@ class Decider {
       if (!obs) continue;
       for (const [name, c0] of Object.entries(this.state.targets[key].components)) {
         if (c0.status !== 'running') continue;
-        if (typeof scope === 'object' && scope.component !== undefined && scope.component !== name) continue;
+        if (typeof scope === 'object' && scope.component !== undefined && scope.component !== name)
+          continue;
         const due = c0.wakeAt;
         if (scope === 'due' && (due === undefined || due > this.now)) continue;
         this.reconcileComponent(key, name, obs);
@@ -328,7 +367,11 @@ class Decider {
     const comps = Object.entries(t0.components);
     if (comps.length === 0) return;
     const halted = comps.find(([, c]) => c.status === 'halted');
-    const next = halted ? 'blocked' : comps.every(([, c]) => c.status === 'succeeded') ? 'succeeded' : 'running';
+    const next = halted
+      ? 'blocked'
+      : comps.every(([, c]) => c.status === 'succeeded')
+        ? 'succeeded'
+        : 'running';
     if (next === t0.status && (!halted || t0.reason)) return;
     const t = this.target(key);
     t.status = next;
@@ -375,7 +418,8 @@ class Decider {
     const res = resolvePolicy(name, workloads, this.state.spec.overrides?.[name]);
     if (!res.ok) return this.halt(key, name, c, res.error);
     c.wakeAt = undefined;
-    if (workloads.every((w) => w.kind === 'Deployment')) this.rollDeployments(key, name, c, workloads, res.policy);
+    if (workloads.every((w) => w.kind === 'Deployment'))
+      this.rollDeployments(key, name, c, workloads, res.policy);
     else this.rollStatefulSets(key, name, c, workloads, obs.pods[name] ?? {}, res.policy);
   }
 
@@ -388,12 +432,21 @@ class Decider {
   }
 
   /** Deployments are rolled by their own controller, maxUnavailable at a time, one after another. */
-  private rollDeployments(key: TargetKey, name: string, c: ComponentState, workloads: WorkloadObs[], policy: ComponentPolicy): void {
+  private rollDeployments(
+    key: TargetKey,
+    name: string,
+    c: ComponentState,
+    workloads: WorkloadObs[],
+    policy: ComponentPolicy,
+  ): void {
     c.total = workloads.reduce((n, w) => n + w.replicas, 0);
     let restarted = 0;
     for (const w of workloads) {
       const p = c.workloads[w.name];
-      c.maxUnavailableSeen = Math.max(c.maxUnavailableSeen, w.replicas - Math.min(w.availableReplicas, w.replicas));
+      c.maxUnavailableSeen = Math.max(
+        c.maxUnavailableSeen,
+        w.replicas - Math.min(w.availableReplicas, w.replicas),
+      );
       if (p.done) {
         restarted += w.replicas;
         continue;
@@ -411,7 +464,10 @@ class Decider {
           maxUnavailable: Math.min(policy.limit, Math.max(1, w.replicas)),
           minReadySeconds: this.state.spec.soakSeconds,
         });
-        this.log('roll', `${key} ${name}: rolling Deployment ${w.name}, maxUnavailable ${policy.limit} (${policy.basis})`);
+        this.log(
+          'roll',
+          `${key} ${name}: rolling Deployment ${w.name}, maxUnavailable ${policy.limit} (${policy.basis})`,
+        );
         this.wake(c, this.now + this.timeoutMs());
         break;
       }
@@ -427,7 +483,10 @@ class Decider {
         this.log('workload-done', `${key} ${name}: Deployment ${w.name} rolled`);
         continue;
       }
-      restarted += p.generation !== undefined && w.observedGeneration >= p.generation ? Math.min(w.updatedReplicas, w.availableReplicas) : 0;
+      restarted +=
+        p.generation !== undefined && w.observedGeneration >= p.generation
+          ? Math.min(w.updatedReplicas, w.availableReplicas)
+          : 0;
       const mark = `${p.generation}/${w.observedGeneration}/${w.updatedReplicas}/${w.availableReplicas}/${w.statusReplicas}`;
       if (mark !== p.progressMark) {
         p.progressMark = mark;
@@ -477,7 +536,12 @@ class Decider {
     for (const w of workloads) {
       const p = c.workloads[w.name];
       if (w.kind === 'Deployment') {
-        return this.halt(key, name, c, `component mixes a Deployment (${w.name}) with StatefulSets; roll them separately`);
+        return this.halt(
+          key,
+          name,
+          c,
+          `component mixes a Deployment (${w.name}) with StatefulSets; roll them separately`,
+        );
       }
       if (w.updateStrategy === 'RollingUpdate' && !spec.takeOver && !p.commandId) {
         // Its own controller would restart pods at its own pace, outside our limits.
@@ -501,13 +565,23 @@ class Decider {
           takeOver: w.updateStrategy === 'RollingUpdate',
         });
       }
-      if (p.targetRevision === undefined && p.generation !== undefined && w.observedGeneration >= p.generation && w.updateRevision) {
+      if (
+        p.targetRevision === undefined &&
+        p.generation !== undefined &&
+        w.observedGeneration >= p.generation &&
+        w.updateRevision
+      ) {
         p.targetRevision = w.updateRevision;
       }
       if (p.targetRevision === undefined) {
         revisionsKnown = false;
         if (this.now - (p.issuedAt ?? this.now) > this.timeoutMs()) {
-          return this.halt(key, name, c, `template change of StatefulSet ${w.name} not observed within ${spec.instanceTimeoutSeconds}s`);
+          return this.halt(
+            key,
+            name,
+            c,
+            `template change of StatefulSet ${w.name} not observed within ${spec.instanceTimeoutSeconds}s`,
+          );
         }
         this.wake(c, (p.issuedAt ?? this.now) + this.timeoutMs() + 1);
       }
@@ -538,12 +612,21 @@ class Decider {
         }
         this.wake(c, readyAt + soakMs);
       }
-      if (this.now - f.issuedAt > this.timeoutMs() && (timedOut === undefined || podName < timedOut)) timedOut = podName;
+      if (
+        this.now - f.issuedAt > this.timeoutMs() &&
+        (timedOut === undefined || podName < timedOut)
+      )
+        timedOut = podName;
       this.wake(c, f.issuedAt + this.timeoutMs() + 1);
     }
     if (timedOut !== undefined) {
       const p = pods[timedOut];
-      return this.halt(key, name, c, `pod ${timedOut} not back within ${spec.instanceTimeoutSeconds}s (${describe(p, c.inFlight[timedOut], policy.probeReady)})`);
+      return this.halt(
+        key,
+        name,
+        c,
+        `pod ${timedOut} not back within ${spec.instanceTimeoutSeconds}s (${describe(p, c.inFlight[timedOut], policy.probeReady)})`,
+      );
     }
     // Fast path: the last full look released all it could; until one of ours is back nothing
     // more may go. (A pod we did not restart recovering meanwhile is noticed at the next return:
@@ -568,7 +651,8 @@ class Decider {
     }
     const { inFlight, restartedUids } = c;
     const probe = policy.probeReady;
-    const available = (p: PodObs) => p.ready && !p.terminating && (!probe || p.probe === 'ok') && restartedUids[p.name] !== p.uid;
+    const available = (p: PodObs) =>
+      p.ready && !p.terminating && (!probe || p.probe === 'ok') && restartedUids[p.name] !== p.uid;
     // The hot loop of the planner: one pass, no sorting, no allocation per pod.
     let z: ZoneTally | undefined;
     for (const p of Object.values(pods)) {
@@ -593,13 +677,23 @@ class Decider {
     if (pendingCount === 0 && inFlightCount === 0) return this.succeed(key, name, c);
 
     // 4. Release under the limit.
-    const released = policy.zoneAware ? this.releaseZoned(c, zones, policy) : this.releaseFlat(c, [...zones.values()], policy);
+    const released = policy.zoneAware
+      ? this.releaseZoned(c, zones, policy)
+      : this.releaseFlat(c, [...zones.values()], policy);
     if (released.length > 0) this.writable(c);
     for (const p of released) {
       const id = this.nextId();
       c.inFlight[p.name] = { commandId: id, uid: p.uid, zone: p.zone, issuedAt: this.now };
       c.restartedUids[p.name] = p.uid;
-      this.commands.push({ kind: 'restart-pod', id, rolloutId: this.state.id, target: parseTargetKey(key), pod: p.name, uid: p.uid, method: spec.restartMethod });
+      this.commands.push({
+        kind: 'restart-pod',
+        id,
+        rolloutId: this.state.id,
+        target: parseTargetKey(key),
+        pod: p.name,
+        uid: p.uid,
+        method: spec.restartMethod,
+      });
       this.wake(c, this.now + this.timeoutMs() + 1);
     }
     c.saturated = Object.keys(c.inFlight).length > 0;
@@ -632,7 +726,10 @@ class Decider {
     c.waiting =
       out.length || Object.keys(c.inFlight).length
         ? undefined
-        : `${down} unavailable (${zones.flatMap((z) => z.downNames).slice(0, 5).join(', ')}), limit ${policy.limit}`;
+        : `${down} unavailable (${zones
+            .flatMap((z) => z.downNames)
+            .slice(0, 5)
+            .join(', ')}), limit ${policy.limit}`;
     return out;
   }
 
@@ -640,7 +737,11 @@ class Decider {
    * Zone-aware: at most `zonesAtOnce` zones disrupted; a zone starts only when every other zone
    * is fully ready, a degraded zone first; within a zone up to the per-zone limit.
    */
-  private releaseZoned(c: ComponentState, byZone: Map<string, ZoneTally>, policy: ComponentPolicy): PodObs[] {
+  private releaseZoned(
+    c: ComponentState,
+    byZone: Map<string, ZoneTally>,
+    policy: ComponentPolicy,
+  ): PodObs[] {
     const zones = [...byZone.keys()].sort();
     const disrupted = new Set(zones.filter((z) => byZone.get(z)!.down > 0));
     const out: PodObs[] = [];
@@ -672,7 +773,10 @@ class Decider {
     if (out.length === 0 && Object.keys(c.inFlight).length === 0) {
       const blockers = zones
         .filter((z) => disrupted.has(z))
-        .map((z) => `${z || 'no zone'} has ${byZone.get(z)!.down} unavailable (${byZone.get(z)!.downNames.join(', ')})`);
+        .map(
+          (z) =>
+            `${z || 'no zone'} has ${byZone.get(z)!.down} unavailable (${byZone.get(z)!.downNames.join(', ')})`,
+        );
       c.waiting = blockers.length ? `waiting: ${blockers.join('; ')}` : 'waiting';
     } else {
       c.waiting = undefined;
@@ -715,7 +819,11 @@ function canStartMore(s: RolloutState): boolean {
   const pending = s.order.filter((k) => s.targets[k].status === 'pending');
   if (pending.length === 0) return false;
   // The canary rolls alone and must succeed before anything else starts.
-  if (s.spec.canary && s.targets[s.spec.canary] && s.targets[s.spec.canary].status !== 'succeeded') {
+  if (
+    s.spec.canary &&
+    s.targets[s.spec.canary] &&
+    s.targets[s.spec.canary].status !== 'succeeded'
+  ) {
     return s.targets[s.spec.canary].status === 'pending';
   }
   const running = s.order.filter((k) => s.targets[k].status === 'running').length;
@@ -725,13 +833,18 @@ function canStartMore(s: RolloutState): boolean {
 function describe(p: PodObs | undefined, f: InFlight, probe: boolean): string {
   if (f.refused) return `eviction refused: ${f.refused}`;
   if (!p) return 'not recreated';
-  if (p.uid === f.uid) return p.terminating ? 'old pod still terminating' : 'old pod not yet evicted';
+  if (p.uid === f.uid)
+    return p.terminating ? 'old pod still terminating' : 'old pod not yet evicted';
   if (!p.ready) return 'new pod not Ready';
   if (probe && p.probe !== 'ok') return `GET /ready ${p.probe ?? 'unknown'}`;
   return 'new pod not at the target revision';
 }
 
 function sortedWorkloads(obs: ObservedTarget): WorkloadObs[] {
-  return Object.values(obs.workloads).sort((a, b) => a.component.localeCompare(b.component) || (a.zone ?? '').localeCompare(b.zone ?? '') || a.name.localeCompare(b.name));
+  return Object.values(obs.workloads).sort(
+    (a, b) =>
+      a.component.localeCompare(b.component) ||
+      (a.zone ?? '').localeCompare(b.zone ?? '') ||
+      a.name.localeCompare(b.name),
+  );
 }
-

@@ -173,10 +173,7 @@ export interface RestartPodCommand extends CommandBase {
 }
 
 export type Command =
-  | ApplyTemplateCommand
-  | RollDeploymentCommand
-  | SetDeploymentPausedCommand
-  | RestartPodCommand;
+  ApplyTemplateCommand | RollDeploymentCommand | SetDeploymentPausedCommand | RestartPodCommand;
 
 export type CommandOutcome =
   /** Done now. `generation` is the workload's metadata.generation after a template change. */
@@ -190,7 +187,8 @@ export type CommandOutcome =
 
 // ---------------------------------------------------------------- rollout state
 
-export type RolloutStatus = 'pending' | 'running' | 'paused' | 'blocked' | 'succeeded' | 'failed' | 'aborted';
+export type RolloutStatus =
+  'pending' | 'running' | 'paused' | 'blocked' | 'succeeded' | 'failed' | 'aborted';
 export type TargetStatus = 'pending' | 'running' | 'succeeded' | 'blocked' | 'aborted';
 export type ComponentStatus = 'pending' | 'running' | 'succeeded' | 'halted';
 
@@ -282,7 +280,13 @@ export interface RolloutState {
 export type RolloutEvent =
   /** Observed state changed in a target (only `component`, when given). */
   | { kind: 'observed'; target: TargetKey; component?: string }
-  | { kind: 'command-result'; commandId: string; outcome: CommandOutcome; detail?: string; generation?: number }
+  | {
+      kind: 'command-result';
+      commandId: string;
+      outcome: CommandOutcome;
+      detail?: string;
+      generation?: number;
+    }
   /** A timer fired (see Decision.wakeAt). */
   | { kind: 'tick' }
   | { kind: 'pause'; reason?: string }

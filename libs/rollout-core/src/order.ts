@@ -13,7 +13,10 @@ function baseOf(podName: string): string {
 /**
  * podOrder({ name: 'ingester-zone-a-2', zone: 'zone-a' }, { name: 'ingester-zone-a-10', zone: 'zone-a' }) < 0
  */
-export function podOrder(a: { name: string; zone?: string }, b: { name: string; zone?: string }): number {
+export function podOrder(
+  a: { name: string; zone?: string },
+  b: { name: string; zone?: string },
+): number {
   const za = a.zone ?? '';
   const zb = b.zone ?? '';
   if (za !== zb) return za < zb ? -1 : 1;

@@ -47,7 +47,11 @@ export type PlanResult =
 
 const DEFAULT_RESTART_SECONDS = 30;
 
-export function plan(topology: PlanTopology, spec: RolloutSpec, estimates: PlanEstimates = {}): PlanResult {
+export function plan(
+  topology: PlanTopology,
+  spec: RolloutSpec,
+  estimates: PlanEstimates = {},
+): PlanResult {
   const errors: string[] = [];
   const unsafe: string[] = [];
   const policies = new Map<string, ComponentPolicy>();
@@ -57,11 +61,17 @@ export function plan(topology: PlanTopology, spec: RolloutSpec, estimates: PlanE
     const key = targetKey(t);
     const workloads = topology[key];
     if (!workloads) {
-      errors.push(`targets: ${key} is unknown (no such cluster or namespace, or not discovered yet)`);
+      errors.push(
+        `targets: ${key} is unknown (no such cluster or namespace, or not discovered yet)`,
+      );
       continue;
     }
     const byComponent = groupBy(workloads, (w) => w.component);
-    for (const c of wanted ?? []) if (!byComponent.has(c)) errors.push(`components: ${c} not found in ${key} (has ${[...byComponent.keys()].sort().join(', ')})`);
+    for (const c of wanted ?? [])
+      if (!byComponent.has(c))
+        errors.push(
+          `components: ${c} not found in ${key} (has ${[...byComponent.keys()].sort().join(', ')})`,
+        );
     for (const [component, ws] of byComponent) {
       if (wanted && !wanted.has(component)) continue;
       const res = resolvePolicy(component, ws, spec.overrides?.[component]);
@@ -73,20 +83,27 @@ export function plan(topology: PlanTopology, spec: RolloutSpec, estimates: PlanE
       if (res.policy.unsafe) unsafe.push(`${key} ${component}: ${res.policy.basis}`);
       for (const w of ws) {
         if (w.kind === 'StatefulSet' && w.updateStrategy === 'RollingUpdate' && !spec.takeOver) {
-          errors.push(`StatefulSet ${key}/${w.name} uses updateStrategy RollingUpdate and would restart pods at its own pace; set takeOver: true`);
+          errors.push(
+            `StatefulSet ${key}/${w.name} uses updateStrategy RollingUpdate and would restart pods at its own pace; set takeOver: true`,
+          );
         }
       }
     }
   }
   for (const c of Object.keys(spec.overrides ?? {})) {
-    if (![...policies.keys()].some((k) => k.endsWith(`|${c}`)) && !errors.some((e) => e.includes(c))) {
+    if (
+      ![...policies.keys()].some((k) => k.endsWith(`|${c}`)) &&
+      !errors.some((e) => e.includes(c))
+    ) {
       errors.push(`overrides.${c}: no such component in the targets`);
     }
   }
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
 
   const restart = (component: string) =>
-    (estimates.restartSeconds?.[component] ?? estimates.restartSeconds?.default ?? DEFAULT_RESTART_SECONDS) * 1000;
+    (estimates.restartSeconds?.[component] ??
+      estimates.restartSeconds?.default ??
+      DEFAULT_RESTART_SECONDS) * 1000;
   // One simulated restart = terminate + recreate + Ready; the estimate is split across them.
   const sim = simulate({
     seed: 1,
@@ -99,7 +116,9 @@ export function plan(topology: PlanTopology, spec: RolloutSpec, estimates: PlanE
     probe: { mean: 0, jitter: 0 },
     observe: { mean: 0, jitter: 0 },
     command: { mean: 0, jitter: 0 },
-    readyByComponent: Object.fromEntries([...policies.values()].map((p) => [p.component, restart(p.component)])),
+    readyByComponent: Object.fromEntries(
+      [...policies.values()].map((p) => [p.component, restart(p.component)]),
+    ),
   });
 
   const targets: PlanTarget[] = spec.targets.map((t) => {
@@ -107,19 +126,35 @@ export function plan(topology: PlanTopology, spec: RolloutSpec, estimates: PlanE
     const components: PlanComponent[] = [];
     for (const [pk, policy] of policies) {
       if (!pk.startsWith(`${key}|`)) continue;
-      const releases = sim.releases.filter((r) => r.target === key && r.component === policy.component);
+      const releases = sim.releases.filter(
+        (r) => r.target === key && r.component === policy.component,
+      );
       const end = sim.state.targets[key]?.endedAt ?? sim.makespanMs;
-      const componentEnd = Math.max(...releases.map((r) => r.at), 0) + restart(policy.component) + spec.soakSeconds * 1000;
+      const componentEnd =
+        Math.max(...releases.map((r) => r.at), 0) +
+        restart(policy.component) +
+        spec.soakSeconds * 1000;
       components.push({
         component: policy.component,
         policy,
-        instances: topology[key].filter((w) => w.component === policy.component).reduce((n, w) => n + w.replicas, 0),
-        waves: releases.map((r) => ({ zone: r.zone, pods: r.pods, workload: r.workload, startSeconds: round(r.at / 1000) })),
+        instances: topology[key]
+          .filter((w) => w.component === policy.component)
+          .reduce((n, w) => n + w.replicas, 0),
+        waves: releases.map((r) => ({
+          zone: r.zone,
+          pods: r.pods,
+          workload: r.workload,
+          startSeconds: round(r.at / 1000),
+        })),
         etaSeconds: round(Math.min(componentEnd, end) / 1000),
       });
     }
     components.sort((a, b) => a.component.localeCompare(b.component));
-    return { target: key, components, etaSeconds: round((sim.state.targets[key]?.endedAt ?? sim.makespanMs) / 1000) };
+    return {
+      target: key,
+      components,
+      etaSeconds: round((sim.state.targets[key]?.endedAt ?? sim.makespanMs) / 1000),
+    };
   });
   return { ok: true, targets, etaSeconds: round(sim.makespanMs / 1000), unsafe };
 }
@@ -131,7 +166,10 @@ function toSim(w: WorkloadObs): SimWorkload {
     component: w.component,
     zone: w.zone,
     replicas: w.replicas,
-    updateStrategy: w.updateStrategy === 'RollingUpdate' && w.kind === 'StatefulSet' ? 'OnDelete' : w.updateStrategy,
+    updateStrategy:
+      w.updateStrategy === 'RollingUpdate' && w.kind === 'StatefulSet'
+        ? 'OnDelete'
+        : w.updateStrategy,
     replicationFactor: w.replicationFactor,
     maxUnavailablePerZone: w.maxUnavailablePerZone,
   };

@@ -22,7 +22,8 @@
  */
 import type { ComponentOverride, WorkloadObs } from './model';
 
-export type ComponentClass = 'monolithic' | 'stateless' | 'ingester' | 'store-gateway' | 'alertmanager' | 'stateful';
+export type ComponentClass =
+  'monolithic' | 'stateless' | 'ingester' | 'store-gateway' | 'alertmanager' | 'stateful';
 
 /** How a class tolerates unavailability, which decides how a limit is derived from RF. */
 type Tolerance = 'quorum' | 'single-copy' | 'none';
@@ -58,7 +59,10 @@ const NAMED_CLASSES: Record<string, ComponentClass> = {
 /** Share of a stateless component restarted at once by default. */
 export const STATELESS_DEFAULT_FRACTION = 0.25;
 
-export function classify(component: string, workloads: Pick<WorkloadObs, 'kind'>[]): ComponentClass {
+export function classify(
+  component: string,
+  workloads: Pick<WorkloadObs, 'kind'>[],
+): ComponentClass {
   const named = NAMED_CLASSES[component];
   if (named) return named;
   // Unknown components: a Deployment carries no state; an unknown StatefulSet might, so be careful.
@@ -118,11 +122,16 @@ export function resolvePolicy(
 
   if (zoneAware) {
     // A zone holds at most one replica of each series/block/tenant: a whole zone may go at once.
-    const zoneSize = Math.max(...[...zones].map((z) => workloads.filter((w) => w.zone === z).reduce((n, w) => n + w.replicas, 0)));
+    const zoneSize = Math.max(
+      ...[...zones].map((z) =>
+        workloads.filter((w) => w.zone === z).reduce((n, w) => n + w.replicas, 0),
+      ),
+    );
     const cap = Math.min(...workloads.map((w) => w.maxUnavailablePerZone ?? Infinity));
     limit = Math.max(1, Math.min(zoneSize, cap));
     safeMax = Math.max(1, zoneSize);
-    if (defaults.tolerance !== 'none' && rf) safeZones = Math.max(1, toleratedByRF(defaults.tolerance, rf));
+    if (defaults.tolerance !== 'none' && rf)
+      safeZones = Math.max(1, toleratedByRF(defaults.tolerance, rf));
     basis = `zone-aware: one zone at a time, up to ${limit} per zone${Number.isFinite(cap) ? ` (rollout-max-unavailable ${cap})` : ''}`;
   } else if (cls === 'stateless') {
     limit = Math.max(1, Math.floor(replicas * STATELESS_DEFAULT_FRACTION));
@@ -144,7 +153,8 @@ export function resolvePolicy(
   let unsafe = false;
   if (override.maxUnavailable !== undefined) {
     const v = override.maxUnavailable;
-    if (!Number.isInteger(v) || v < 1) return { ok: false, error: `${field('maxUnavailable')}: must be an integer >= 1, got ${v}` };
+    if (!Number.isInteger(v) || v < 1)
+      return { ok: false, error: `${field('maxUnavailable')}: must be an integer >= 1, got ${v}` };
     if (v > safeMax && !override.unsafe) {
       return {
         ok: false,
@@ -157,10 +167,21 @@ export function resolvePolicy(
   }
   if (override.maxUnavailableZones !== undefined) {
     const v = override.maxUnavailableZones;
-    if (!zoneAware) return { ok: false, error: `${field('maxUnavailableZones')}: component ${component} is not zone-aware` };
-    if (!Number.isInteger(v) || v < 1) return { ok: false, error: `${field('maxUnavailableZones')}: must be an integer >= 1, got ${v}` };
+    if (!zoneAware)
+      return {
+        ok: false,
+        error: `${field('maxUnavailableZones')}: component ${component} is not zone-aware`,
+      };
+    if (!Number.isInteger(v) || v < 1)
+      return {
+        ok: false,
+        error: `${field('maxUnavailableZones')}: must be an integer >= 1, got ${v}`,
+      };
     if (v > safeZones && !override.unsafe) {
-      return { ok: false, error: `${field('maxUnavailableZones')}: ${v} exceeds the safe ${safeZones} zone(s) at once; set unsafe: true to force it` };
+      return {
+        ok: false,
+        error: `${field('maxUnavailableZones')}: ${v} exceeds the safe ${safeZones} zone(s) at once; set unsafe: true to force it`,
+      };
     }
     unsafe ||= v > safeZones;
     zonesAtOnce = v;

@@ -5,7 +5,13 @@
  * reported as a short readable scenario (see `describeScenario`).
  */
 import fc from 'fast-check';
-import { simulate, type SimConfig, type SimFaults, type SimResult, type SimWorkload } from './simulator';
+import {
+  simulate,
+  type SimConfig,
+  type SimFaults,
+  type SimResult,
+  type SimWorkload,
+} from './simulator';
 import type { RolloutSpec } from './model';
 
 const target = { cluster: 'c1', namespace: 'mimir' };
@@ -41,10 +47,19 @@ const topologyArb: fc.Arbitrary<Topology> = fc.record({
 });
 
 function workloadsOf(t: Topology): SimWorkload[] {
-  if (t.mode === 'monolithic') return [{ name: 'mimir', kind: 'StatefulSet', component: 'mimir', replicas: t.monolithic }];
+  if (t.mode === 'monolithic')
+    return [{ name: 'mimir', kind: 'StatefulSet', component: 'mimir', replicas: t.monolithic }];
   const zoned = (component: string, perZone: number): SimWorkload[] =>
     t.zones === 1
-      ? [{ name: component, kind: 'StatefulSet', component, replicas: perZone, replicationFactor: t.rf }]
+      ? [
+          {
+            name: component,
+            kind: 'StatefulSet',
+            component,
+            replicas: perZone,
+            replicationFactor: t.rf,
+          },
+        ]
       : ZONES.slice(0, t.zones).map((zone) => ({
           name: `${component}-${zone}`,
           kind: 'StatefulSet' as const,
@@ -57,7 +72,12 @@ function workloadsOf(t: Topology): SimWorkload[] {
   return [
     ...zoned('ingester', t.ingestersPerZone),
     ...zoned('store-gateway', t.storeGatewaysPerZone),
-    { name: 'alertmanager', kind: 'StatefulSet', component: 'alertmanager', replicas: t.alertmanagers },
+    {
+      name: 'alertmanager',
+      kind: 'StatefulSet',
+      component: 'alertmanager',
+      replicas: t.alertmanagers,
+    },
     { name: 'compactor', kind: 'StatefulSet', component: 'compactor', replicas: t.compactors },
     { name: 'querier', kind: 'Deployment', component: 'querier', replicas: t.queriers },
     { name: 'distributor', kind: 'Deployment', component: 'distributor', replicas: t.distributors },
@@ -65,7 +85,9 @@ function workloadsOf(t: Topology): SimWorkload[] {
 }
 
 const statefulPods = (ws: SimWorkload[]) =>
-  ws.filter((w) => w.kind === 'StatefulSet').flatMap((w) => Array.from({ length: w.replicas }, (_, i) => `c1/mimir/${w.name}-${i}`));
+  ws
+    .filter((w) => w.kind === 'StatefulSet')
+    .flatMap((w) => Array.from({ length: w.replicas }, (_, i) => `c1/mimir/${w.name}-${i}`));
 
 const spec = (extra: Partial<RolloutSpec> = {}): RolloutSpec => ({
   targets: [target],
@@ -106,7 +128,17 @@ describe('rollout properties (fast-check, simulated)', () => {
         const r = simulate({ seed, spec: spec(), targets: [{ target, workloads }] });
         const exactlyOnce = statefulPods(workloads).every((p) => r.restarts[p] === 1);
         const deploymentsDone = r.deploymentsRolled.length === r.deployments.length;
-        check(r.ended && r.state.status === 'succeeded' && r.violations.length === 0 && exactlyOnce && deploymentsDone, t, seed, {}, r);
+        check(
+          r.ended &&
+            r.state.status === 'succeeded' &&
+            r.violations.length === 0 &&
+            exactlyOnce &&
+            deploymentsDone,
+          t,
+          seed,
+          {},
+          r,
+        );
       }),
       { numRuns: RUNS },
     );
@@ -125,11 +157,15 @@ describe('rollout properties (fast-check, simulated)', () => {
       preUnavailable: fc.subarray(pods, { maxLength: Math.min(2, pods.length) }),
       controls: fc.oneof(
         fc.constant([] as SimFaults['controls']),
-        fc.tuple(fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 1, max: 120_000 })).map(([at, d]) => [
-          { at, event: { kind: 'pause' as const } },
-          { at: at + d, event: { kind: 'resume' as const } },
-        ]),
-        fc.integer({ min: 0, max: 600_000 }).map((at) => [{ at, event: { kind: 'abort' as const } }]),
+        fc
+          .tuple(fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 1, max: 120_000 }))
+          .map(([at, d]) => [
+            { at, event: { kind: 'pause' as const } },
+            { at: at + d, event: { kind: 'resume' as const } },
+          ]),
+        fc
+          .integer({ min: 0, max: 600_000 })
+          .map((at) => [{ at, event: { kind: 'abort' as const } }]),
       ),
     });
   };
@@ -137,7 +173,9 @@ describe('rollout properties (fast-check, simulated)', () => {
   it('under faults: never over a limit, never a pod restarted twice, and every run ends', () => {
     fc.assert(
       fc.property(
-        topologyArb.chain((t) => fc.tuple(fc.constant(t), faultsArb(t), fc.integer({ min: 1, max: 2 ** 31 - 1 }))),
+        topologyArb.chain((t) =>
+          fc.tuple(fc.constant(t), faultsArb(t), fc.integer({ min: 1, max: 2 ** 31 - 1 })),
+        ),
         ([t, faults, seed]) => {
           const workloads = workloadsOf(t);
           const cfg: SimConfig = {
@@ -153,7 +191,10 @@ describe('rollout properties (fast-check, simulated)', () => {
           const ended = r.ended && ['succeeded', 'blocked', 'aborted'].includes(r.state.status);
           check(ended && once && r.violations.length === 0, t, seed, faults, r);
           // Without an instance that never returns or an abort, it must succeed.
-          if (!faults.neverReady?.length && !faults.controls?.some((c) => c.event.kind === 'abort')) {
+          if (
+            !faults.neverReady?.length &&
+            !faults.controls?.some((c) => c.event.kind === 'abort')
+          ) {
             check(r.state.status === 'succeeded', t, seed, faults, r);
           }
         },

@@ -15,11 +15,28 @@ const spec = (extra: Partial<RolloutSpec> = {}): RolloutSpec => ({
   maxParallelTargets: 1,
   ...extra,
 });
-const sts = (name: string, component: string, replicas: number, zone?: string): SimWorkload => ({ name, kind: 'StatefulSet', component, replicas, zone });
-const zones = (component: string, n: number) => ['a', 'b', 'c'].map((z) => sts(`${component}-zone-${z}`, component, n, `zone-${z}`));
+const sts = (name: string, component: string, replicas: number, zone?: string): SimWorkload => ({
+  name,
+  kind: 'StatefulSet',
+  component,
+  replicas,
+  zone,
+});
+const zones = (component: string, n: number) =>
+  ['a', 'b', 'c'].map((z) => sts(`${component}-zone-${z}`, component, n, `zone-${z}`));
 
-function run(workloads: SimWorkload[], extra: Partial<SimConfig> = {}, s: Partial<RolloutSpec> = {}) {
-  return simulate({ seed: 7, spec: spec(s), targets: [{ target, workloads }], ready: { mean: 20_000, jitter: 0 }, ...extra });
+function run(
+  workloads: SimWorkload[],
+  extra: Partial<SimConfig> = {},
+  s: Partial<RolloutSpec> = {},
+) {
+  return simulate({
+    seed: 7,
+    spec: spec(s),
+    targets: [{ target, workloads }],
+    ready: { mean: 20_000, jitter: 0 },
+    ...extra,
+  });
 }
 
 describe('the seed cases in the simulator', () => {
@@ -46,13 +63,17 @@ describe('the seed cases in the simulator', () => {
   it('6 store-gateways: a pair first, then two at a time as each comes back', () => {
     const r = run([sts('store-gateway', 'store-gateway', 6)]);
     expect(r.releases[0].pods).toEqual(['store-gateway-0', 'store-gateway-1']);
-    expect(r.releases.flatMap((x) => x.pods)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `store-gateway-${i}`));
+    expect(r.releases.flatMap((x) => x.pods)).toEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => `store-gateway-${i}`),
+    );
     expect(r.maxUnavailable['c1/mimir/store-gateway']).toBe(2);
     expect(r.violations).toEqual([]);
   });
 
   it('5 alertmanagers: at most 2 down, sliding as each comes back', () => {
-    const r = run([sts('alertmanager', 'alertmanager', 5)], { ready: { mean: 20_000, jitter: 8_000 } });
+    const r = run([sts('alertmanager', 'alertmanager', 5)], {
+      ready: { mean: 20_000, jitter: 8_000 },
+    });
     expect(r.state.status).toBe('succeeded');
     expect(r.maxUnavailable['c1/mimir/alertmanager']).toBe(2);
     expect(r.releases.flatMap((x) => x.pods)).toHaveLength(5);
@@ -69,7 +90,9 @@ describe('the seed cases in the simulator', () => {
   });
 
   it('a degraded zone goes first, and no other zone starts while it is degraded', () => {
-    const r = run(zones('ingester', 4), { faults: { preUnavailable: ['c1/mimir/ingester-zone-b-2'] } });
+    const r = run(zones('ingester', 4), {
+      faults: { preUnavailable: ['c1/mimir/ingester-zone-b-2'] },
+    });
     expect(r.releases.map((x) => x.zone)).toEqual(['zone-b', 'zone-a', 'zone-c']);
     expect(r.releases[0].pods).toContain('ingester-zone-b-2');
     expect(r.state.status).toBe('succeeded');
@@ -92,7 +115,11 @@ describe('the seed cases in the simulator', () => {
   });
 
   it('an instance that never comes back blocks the rollout with the pod named; nothing else in its component goes', () => {
-    const r = run([sts('ingester', 'ingester', 3)], { faults: { neverReady: ['c1/mimir/ingester-0'] } }, { instanceTimeoutSeconds: 120 });
+    const r = run(
+      [sts('ingester', 'ingester', 3)],
+      { faults: { neverReady: ['c1/mimir/ingester-0'] } },
+      { instanceTimeoutSeconds: 120 },
+    );
     expect(r.state.status).toBe('blocked');
     expect(r.state.reason).toContain('pod ingester-0 not back within 120s');
     expect(Object.keys(r.restarts)).toEqual(['c1/mimir/ingester-0']);
@@ -103,7 +130,10 @@ describe('the seed cases in the simulator', () => {
     const r = simulate({
       seed: 3,
       spec: spec({ targets: [target, t2], canary: 'c2/mimir', maxParallelTargets: 2 }),
-      targets: [target, t2].map((t) => ({ target: t, workloads: [sts('ingester', 'ingester', 2)] })),
+      targets: [target, t2].map((t) => ({
+        target: t,
+        workloads: [sts('ingester', 'ingester', 2)],
+      })),
     });
     expect(r.state.status).toBe('succeeded');
     const firstC1 = r.releases.find((x) => x.target === 'c1/mimir')!.at;

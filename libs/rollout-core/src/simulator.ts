@@ -205,7 +205,12 @@ const DEFAULTS = {
  * monolithic 1; ingester 1 (RF 3; RF 5: 2); store-gateway and alertmanager 2; other
  * StatefulSets 1; Deployments 25% (at least 1); zone-aware: one zone, up to its cap.
  */
-export function expectedLimits(workloads: SimWorkload[]): { perZone: number; zones: number; limit: number; probe: boolean } {
+export function expectedLimits(workloads: SimWorkload[]): {
+  perZone: number;
+  zones: number;
+  limit: number;
+  probe: boolean;
+} {
   const c = workloads[0].component;
   const zones = new Set(workloads.map((w) => w.zone).filter(Boolean));
   const n = workloads.reduce((s, w) => s + w.replicas, 0);
@@ -216,9 +221,11 @@ export function expectedLimits(workloads: SimWorkload[]): { perZone: number; zon
     return { perZone: cap, zones: 1, limit: Infinity, probe: monolithic };
   }
   let limit = 1;
-  if (c === 'ingester') limit = rf === 5 ? 2 : rf === 3 ? 1 : Math.max(1, rf - (Math.floor(rf / 2) + 1));
+  if (c === 'ingester')
+    limit = rf === 5 ? 2 : rf === 3 ? 1 : Math.max(1, rf - (Math.floor(rf / 2) + 1));
   else if (c === 'store-gateway' || c === 'alertmanager') limit = Math.max(1, rf - 1);
-  else if (!monolithic && workloads.every((w) => w.kind === 'Deployment')) limit = Math.max(1, Math.floor(n / 4));
+  else if (!monolithic && workloads.every((w) => w.kind === 'Deployment'))
+    limit = Math.max(1, Math.floor(n / 4));
   return { perZone: Infinity, zones: Infinity, limit, probe: monolithic };
 }
 
@@ -263,7 +270,13 @@ class Simulation {
     const pre = new Set(this.faults.preUnavailable ?? []);
     for (const t of cfg.targets) {
       const key = targetKey(t.target);
-      const world: World = { key, workloads: new Map(), pods: new Map(), gone: new Map(), byWorkload: new Map() };
+      const world: World = {
+        key,
+        workloads: new Map(),
+        pods: new Map(),
+        gone: new Map(),
+        byWorkload: new Map(),
+      };
       this.worlds.set(key, world);
       const byComponent = new Map<string, SimWorkload[]>();
       for (const w of t.workloads) {
@@ -306,7 +319,8 @@ class Simulation {
       for (const [c, ws] of byComponent) this.limits.set(`${key}/${c}`, expectedLimits(ws));
       // The watcher's initial list.
       this.view[key] = { workloads: {}, pods: {} };
-      for (const w of world.workloads.values()) this.applyWorkloadObs(key, this.workloadObs(world, w));
+      for (const w of world.workloads.values())
+        this.applyWorkloadObs(key, this.workloadObs(world, w));
       for (const p of world.pods.values()) this.applyPodObs(key, this.podObs(p), p.rv, false);
       this.observeAll(world);
     }
@@ -322,7 +336,12 @@ class Simulation {
   run(): SimResult {
     const horizon = this.cfg.horizonMs ?? 24 * 3600_000;
     // A runaway model (an event that keeps rescheduling itself) ends the run instead of the process.
-    let budget = 50 * (1 + this.targeted.length + this.cfg.targets.reduce((n, t) => n + t.workloads.reduce((m, w) => m + w.replicas, 0), 0)) * 100;
+    let budget =
+      50 *
+      (1 +
+        this.targeted.length +
+        this.cfg.targets.reduce((n, t) => n + t.workloads.reduce((m, w) => m + w.replicas, 0), 0)) *
+      100;
     this.decideNow({ kind: 'tick' });
     for (;;) {
       if (isSettled(this.state) && this.quiet()) break;
@@ -338,7 +357,10 @@ class Simulation {
         if (wl.kind !== 'Deployment' || !this.inScope(wl.component)) continue;
         deployments.push(`${w.key}/${wl.name}`);
         const pods = [...w.pods.values()].filter((p) => p.workload === wl.name);
-        if (pods.length === wl.replicas && pods.every((p) => p.revision === wl.updateRevision && wl.revisionSeq > 1)) {
+        if (
+          pods.length === wl.replicas &&
+          pods.every((p) => p.revision === wl.updateRevision && wl.revisionSeq > 1)
+        ) {
           rolled.push(`${w.key}/${wl.name}`);
         }
       }
@@ -386,7 +408,10 @@ class Simulation {
     if (isSettled(this.state)) this.lastDecisionAt = Math.max(this.lastDecisionAt, this.now);
     this.recordReleases(d.commands);
     for (const c of d.commands) this.send(c);
-    if (d.wakeAt !== undefined && (this.tickAt === undefined || d.wakeAt < this.tickAt || this.tickAt < this.now)) {
+    if (
+      d.wakeAt !== undefined &&
+      (this.tickAt === undefined || d.wakeAt < this.tickAt || this.tickAt < this.now)
+    ) {
       const at = Math.max(d.wakeAt, this.now);
       this.tickAt = at;
       this.q.push(at, () => {
@@ -404,12 +429,24 @@ class Simulation {
       if (c.kind === 'restart-pod') {
         const p = world.pods.get(c.pod);
         const g = `${key}|${p?.component}|${p?.zone ?? ''}`;
-        const r = groups.get(g) ?? { at: this.now, target: key, component: p?.component ?? '?', zone: p?.zone, pods: [] };
+        const r = groups.get(g) ?? {
+          at: this.now,
+          target: key,
+          component: p?.component ?? '?',
+          zone: p?.zone,
+          pods: [],
+        };
         r.pods.push(c.pod);
         groups.set(g, r);
       } else if (c.kind === 'roll-deployment') {
         const w = world.workloads.get(c.workload)!;
-        this.releases.push({ at: this.now, target: key, component: w.component, pods: [], workload: w.name });
+        this.releases.push({
+          at: this.now,
+          target: key,
+          component: w.component,
+          pods: [],
+          workload: w.name,
+        });
       }
     }
     this.releases.push(...groups.values());
@@ -436,14 +473,23 @@ class Simulation {
   private send(c: Command): void {
     this.commandCount++;
     const key = targetKey(c.target);
-    const at = Math.max(this.now + this.sample(this.cfg.command, DEFAULTS.command), (this.lastDelivery.get(key) ?? 0) + 1e-3);
+    const at = Math.max(
+      this.now + this.sample(this.cfg.command, DEFAULTS.command),
+      (this.lastDelivery.get(key) ?? 0) + 1e-3,
+    );
     this.lastDelivery.set(key, at);
     this.q.push(at, () => this.execute(c));
     // A redelivery (after a rebalance) comes right behind the original, still in order.
-    if (this.rng.chance(this.faults.duplicateCommand ?? 0)) this.q.push(at + 2e-4, () => this.execute(c));
+    if (this.rng.chance(this.faults.duplicateCommand ?? 0))
+      this.q.push(at + 2e-4, () => this.execute(c));
   }
 
-  private report(commandId: string, outcome: 'done' | 'already-done' | 'refused' | 'failed', generation?: number, detail?: string): void {
+  private report(
+    commandId: string,
+    outcome: 'done' | 'already-done' | 'refused' | 'failed',
+    generation?: number,
+    detail?: string,
+  ): void {
     this.after(this.sample(this.cfg.command, DEFAULTS.command), () =>
       this.decideNow({ kind: 'command-result', commandId, outcome, generation, detail }),
     );
@@ -494,7 +540,12 @@ class Simulation {
         // The uid precondition: a pod already replaced is never touched again.
         if (!p || p.uid !== c.uid || p.terminating) return this.report(c.id, 'already-done');
         if (!again && this.rng.chance(this.faults.pdbRefusal ?? 0)) {
-          this.report(c.id, 'refused', undefined, 'Cannot evict pod as it would violate the pod\'s disruption budget.');
+          this.report(
+            c.id,
+            'refused',
+            undefined,
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+          );
           this.after(2_000 + this.rng.int(0, 2_000), () => this.execute(c));
           return;
         }
@@ -539,7 +590,9 @@ class Simulation {
       if (w.kind === 'StatefulSet') {
         world.gone.set(p.name, p.caused);
         // The StatefulSet controller recreates the pod, at the update revision.
-        this.after(this.sample(this.cfg.create, DEFAULTS.create), () => this.createPod(world, w, p.name, p.caused));
+        this.after(this.sample(this.cfg.create, DEFAULTS.create), () =>
+          this.createPod(world, w, p.name, p.caused),
+        );
       } else {
         this.check(world, p.component);
         this.deploymentController(world, w);
@@ -571,7 +624,9 @@ class Simulation {
     this.check(world, p.component);
     if (p.neverReady) return;
     const fixed = this.cfg.readyByComponent?.[p.component];
-    this.after(fixed ?? this.sample(this.cfg.ready, DEFAULTS.ready), () => this.becomeReady(world, p));
+    this.after(fixed ?? this.sample(this.cfg.ready, DEFAULTS.ready), () =>
+      this.becomeReady(world, p),
+    );
   }
 
   private becomeReady(world: World, p: Pod): void {
@@ -618,9 +673,15 @@ class Simulation {
       this.createPod(world, w, name, true);
     }
     // A pod counts as available once Ready for minReadySeconds; look again when one gets there.
-    const availableNow = (p: Pod) => p.ready && this.now >= (p.readySince ?? Infinity) + w.minReadyMs;
-    const next = Math.min(...live.filter((p) => p.ready && !availableNow(p)).map((p) => p.readySince! + w.minReadyMs));
-    if (Number.isFinite(next) && !(w.wakeAt !== undefined && w.wakeAt > this.now && w.wakeAt <= next)) {
+    const availableNow = (p: Pod) =>
+      p.ready && this.now >= (p.readySince ?? Infinity) + w.minReadyMs;
+    const next = Math.min(
+      ...live.filter((p) => p.ready && !availableNow(p)).map((p) => p.readySince! + w.minReadyMs),
+    );
+    if (
+      Number.isFinite(next) &&
+      !(w.wakeAt !== undefined && w.wakeAt > this.now && w.wakeAt <= next)
+    ) {
       w.wakeAt = next;
       this.q.push(next, () => {
         if (w.wakeAt === next) w.wakeAt = undefined;
@@ -629,7 +690,9 @@ class Simulation {
     }
     const unavailable = w.replicas - live.filter(availableNow).length;
     let budget = w.maxUnavailable - unavailable;
-    const old = live.filter((p) => p.revision !== w.updateRevision).sort((a, b) => Number(availableNow(a)) - Number(availableNow(b)));
+    const old = live
+      .filter((p) => p.revision !== w.updateRevision)
+      .sort((a, b) => Number(availableNow(a)) - Number(availableNow(b)));
     for (const p of old) {
       // Unavailable old pods go first and cost nothing, as the real controller does.
       if (availableNow(p) && budget <= 0) break;
@@ -692,7 +755,8 @@ class Simulation {
     if (this.rng.chance(this.faults.drop ?? 0)) return;
     const late = this.rng.chance(this.faults.reorder ?? 0) ? 2_000 : 0;
     this.after(this.sample(this.cfg.observe, DEFAULTS.observe) + late, apply);
-    if (this.rng.chance(this.faults.duplicate ?? 0)) this.after(this.sample(this.cfg.observe, DEFAULTS.observe) + 500, apply);
+    if (this.rng.chance(this.faults.duplicate ?? 0))
+      this.after(this.sample(this.cfg.observe, DEFAULTS.observe) + 500, apply);
   }
 
   private emitPod(world: World, p: Pod): void {
@@ -755,7 +819,10 @@ class Simulation {
   private relist(): void {
     for (const world of this.worlds.values()) {
       const pods = [...world.pods.values()].map((p) => ({ obs: this.podObs(p), rv: p.rv }));
-      const workloads = [...world.workloads.values()].map((w) => ({ obs: this.workloadObs(world, w), rv: w.rv }));
+      const workloads = [...world.workloads.values()].map((w) => ({
+        obs: this.workloadObs(world, w),
+        rv: w.rv,
+      }));
       const listRv = this.rv++;
       this.after(this.sample(this.cfg.observe, DEFAULTS.observe), () => {
         const t = this.view[world.key] as ObservedTarget;
@@ -794,7 +861,8 @@ class Simulation {
     for (const w of world.workloads.values()) {
       if (w.component !== component || w.kind !== 'StatefulSet') continue;
       // A StatefulSet slot with no pod is down; whether we caused it is remembered on the pod.
-      for (let i = 0; i < w.replicas; i++) names.set(`${w.name}-${i}`, { zone: w.zone, caused: false, down: true });
+      for (let i = 0; i < w.replicas; i++)
+        names.set(`${w.name}-${i}`, { zone: w.zone, caused: false, down: true });
     }
     // Deployments: what counts is how many of the desired replicas serve (maxSurge 0).
     let deploymentDown = 0;
@@ -817,7 +885,8 @@ class Simulation {
       }
     }
     // A slot whose pod is gone counts as caused if we deleted it while it served.
-    for (const [n, caused] of world.gone) if (names.has(n) && !world.pods.has(n)) names.get(n)!.caused = caused;
+    for (const [n, caused] of world.gone)
+      if (names.has(n) && !world.pods.has(n)) names.get(n)!.caused = caused;
     let down = deploymentDown;
     let caused = deploymentDown;
     const zonesDown = new Map<string, number>();
@@ -831,8 +900,12 @@ class Simulation {
     const problems: string[] = [];
     if (caused > 0) {
       if (down > lim.limit) problems.push(`${down} unavailable > limit ${lim.limit}`);
-      if (zonesDown.size > lim.zones) problems.push(`${zonesDown.size} zones disrupted at once (${[...zonesDown.keys()].join(', ')})`);
-      for (const [z, n] of zonesDown) if (n > lim.perZone) problems.push(`${n} unavailable in ${z} > ${lim.perZone}`);
+      if (zonesDown.size > lim.zones)
+        problems.push(
+          `${zonesDown.size} zones disrupted at once (${[...zonesDown.keys()].join(', ')})`,
+        );
+      for (const [z, n] of zonesDown)
+        if (n > lim.perZone) problems.push(`${n} unavailable in ${z} > ${lim.perZone}`);
     }
     for (const what of problems) {
       const id = `${k}|${what.replace(/\d+/g, '#')}`;
@@ -840,6 +913,7 @@ class Simulation {
       this.violating.add(id);
       this.violations.push({ at: this.now, target: world.key, component, what });
     }
-    if (problems.length === 0) for (const id of [...this.violating]) if (id.startsWith(`${k}|`)) this.violating.delete(id);
+    if (problems.length === 0)
+      for (const id of [...this.violating]) if (id.startsWith(`${k}|`)) this.violating.delete(id);
   }
 }
