@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) and cache a real Kubernetes control plane from Go modules:
-#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes),
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
 #   etcd (go.etcd.io/etcd/server/v3), kwok and kwokctl (sigs.k8s.io/kwok).
 # Versions are pinned in infra/k8s/versions.env.
 #
@@ -23,7 +23,7 @@ source "${HERE}/versions.env"
 CACHE_ROOT="${RINGMASTER_CACHE:-${HOME}/.cache/ringmaster}"
 BASE="${CACHE_ROOT}/k8s/${K8S_VERSION}"
 BIN_DIR="${BASE}/bin"
-BINS=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl)
+BINS=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl kubectl)
 
 all_present() {
   local b
@@ -122,7 +122,8 @@ GO
 # --- Kubernetes ------------------------------------------------------------------
 K8S_DIR="${BASE}/src/kubernetes"
 prepare_k8s() {
-  [[ -f "${K8S_DIR}/.ready" ]] && return 0
+  # .ready-2: the module also pins kubectl (a marker per tools.go content, so old caches re-tidy).
+  [[ -f "${K8S_DIR}/.ready-2" ]] && return 0
   local gomod
   rm -rf "${K8S_DIR}"; mkdir -p "${K8S_DIR}"
   gomod="$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')"
@@ -152,10 +153,11 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "${K8S_DIR}" && run go mod tidy)
-  touch "${K8S_DIR}/.ready"
+  touch "${K8S_DIR}/.ready-2"
 }
 
 build_k8s() {
@@ -175,13 +177,13 @@ cleanup() { rm -rf "${BASE}"/tmp.* 2>/dev/null || true; }
 trap cleanup EXIT
 
 # Sequential on purpose (2-core machines): cheap ones first.
-for b in kwokctl kwok etcd kube-apiserver kube-controller-manager kube-scheduler; do
+for b in kwokctl kwok etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [[ -x "${BIN_DIR}/${b}" ]]; then continue; fi
   T0=$(date +%s)
   case "${b}" in
     kwok|kwokctl) build_kwok "${b}" ;;
     etcd) build_etcd ;;
-    kube-*) build_k8s "${b}" ;;
+    kube-*|kubectl) build_k8s "${b}" ;;
   esac
   log "${b} built in $(( $(date +%s) - T0 ))s"
 done
