@@ -32,12 +32,23 @@ export interface RolloutView {
   targets: string[];
   etaSeconds?: number;
   elapsedSeconds?: number;
-  targetProgress: { target: string; status: string; reason?: string; components: ComponentView[] }[];
+  targetProgress: {
+    target: string;
+    status: string;
+    reason?: string;
+    components: ComponentView[];
+  }[];
 }
 
 export interface PlanView {
   etaSeconds: number;
-  targets: { target: string; components: { component: string; policy: { limit: number; zonesAtOnce: number; zoneAware: boolean; basis: string } }[] }[];
+  targets: {
+    target: string;
+    components: {
+      component: string;
+      policy: { limit: number; zonesAtOnce: number; zoneAware: boolean; basis: string };
+    }[];
+  }[];
 }
 
 export interface ErrorBody {
@@ -52,13 +63,22 @@ export interface ErrorBody {
  * cluster" / "no Mimir workloads observed"): right after start-up the compacted topics are
  * still being read. Any other answer is returned as is.
  */
-export async function postWhenObserved<T = { id: string }>(stack: Stack, body: unknown, timeoutMs = 60_000): Promise<{ status: number; body: T }> {
+export async function postWhenObserved<T = { id: string }>(
+  stack: Stack,
+  body: unknown,
+  timeoutMs = 60_000,
+): Promise<{ status: number; body: T }> {
   let last: { status: number; body: T } | undefined;
   await waitFor(
     async () => {
       last = await stack.api<T>('/v1/rollouts', { body });
       const problems = (last.body as unknown as ErrorBody)?.problems ?? [];
-      return !(last.status === 422 && problems.some((p) => /unknown cluster|no Mimir workloads observed|not discovered yet/.test(p)));
+      return !(
+        last.status === 422 &&
+        problems.some((p) =>
+          /unknown cluster|no Mimir workloads observed|not discovered yet/.test(p),
+        )
+      );
     },
     timeoutMs,
     'the planner to observe the target',
@@ -68,8 +88,16 @@ export async function postWhenObserved<T = { id: string }>(stack: Stack, body: u
 }
 
 /** Waits until the planner's observed state includes every target (a dry run answers 200). */
-export async function waitObserved(stack: Stack, targets: { cluster: string; namespace: string }[], timeoutMs = 60_000): Promise<void> {
-  const r = await postWhenObserved<ErrorBody>(stack, { targets, change: { kind: 'restart' }, dryRun: true }, timeoutMs);
+export async function waitObserved(
+  stack: Stack,
+  targets: { cluster: string; namespace: string }[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const r = await postWhenObserved<ErrorBody>(
+    stack,
+    { targets, change: { kind: 'restart' }, dryRun: true },
+    timeoutMs,
+  );
   if (r.status !== 200) throw new Error(`dry run answered ${r.status}: ${JSON.stringify(r.body)}`);
 }
 
@@ -89,8 +117,33 @@ export interface PodInfo {
 }
 
 export function pods(kubeconfig: string, context: string, namespace: string): PodInfo[] {
-  const out = execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, '-n', namespace, 'get', 'pods', '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const list = JSON.parse(out) as { items: { metadata: { name: string; uid: string; labels?: Record<string, string>; ownerReferences?: { kind: string }[] }; status?: { conditions?: { type: string; status: string }[] } }[] };
+  const out = execFileSync(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      context,
+      '-n',
+      namespace,
+      'get',
+      'pods',
+      '-o',
+      'json',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  const list = JSON.parse(out) as {
+    items: {
+      metadata: {
+        name: string;
+        uid: string;
+        labels?: Record<string, string>;
+        ownerReferences?: { kind: string }[];
+      };
+      status?: { conditions?: { type: string; status: string }[] };
+    }[];
+  };
   return list.items.map((p) => ({
     name: p.metadata.name,
     uid: p.metadata.uid,
@@ -101,7 +154,11 @@ export function pods(kubeconfig: string, context: string, namespace: string): Po
   }));
 }
 
-export function statefulSetPodNames(kubeconfig: string, context: string, namespace: string): string[] {
+export function statefulSetPodNames(
+  kubeconfig: string,
+  context: string,
+  namespace: string,
+): string[] {
   return pods(kubeconfig, context, namespace)
     .filter((p) => p.ownerKind === 'StatefulSet')
     .map((p) => p.name)
@@ -109,40 +166,88 @@ export function statefulSetPodNames(kubeconfig: string, context: string, namespa
 }
 
 /** Renders the fixture with `faults` and applies it over the running one (no wait: faults act on new pods). */
-export function applyFaults(kubeconfig: string, context: string, namespace: string, layout: 'microservices' | 'monolithic', faults: string[]): void {
-  const manifest = execFileSync('node', ['test/fixtures/mimir/render.mjs', '--layout', layout, '--size', 'small', '--namespace', namespace, ...faults.flatMap((f) => ['--fault', f])], { encoding: 'utf8' });
-  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'apply', '-f', '-'], { input: manifest, stdio: ['pipe', 'ignore', 'inherit'] });
+export function applyFaults(
+  kubeconfig: string,
+  context: string,
+  namespace: string,
+  layout: 'microservices' | 'monolithic',
+  faults: string[],
+): void {
+  const manifest = execFileSync(
+    'node',
+    [
+      'test/fixtures/mimir/render.mjs',
+      '--layout',
+      layout,
+      '--size',
+      'small',
+      '--namespace',
+      namespace,
+      ...faults.flatMap((f) => ['--fault', f]),
+    ],
+    { encoding: 'utf8' },
+  );
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'apply', '-f', '-'], {
+    input: manifest,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
 }
 
 /** The assertions every rolling test makes on the observer's report, with the report in the message. */
 export function expectNoViolations(report: ObserverReport): void {
-  if (report.violations.length > 0) throw new Error(`availability violations: ${JSON.stringify(report.violations)}\nreport: ${JSON.stringify(report)}`);
+  if (report.violations.length > 0)
+    throw new Error(
+      `availability violations: ${JSON.stringify(report.violations)}\nreport: ${JSON.stringify(report)}`,
+    );
 }
 
 /** One line per component for the test log: status restarted/total maxUnavailableSeen. */
 export function progressLine(r: RolloutView): string {
   return r.targetProgress
-    .map((t) => `${t.target} ${t.status}: ${t.components.map((c) => `${c.component}=${c.status} ${c.restarted}/${c.total} max${c.maxUnavailableSeen ?? '?'}`).join(', ')}`)
+    .map(
+      (t) =>
+        `${t.target} ${t.status}: ${t.components.map((c) => `${c.component}=${c.status} ${c.restarted}/${c.total} max${c.maxUnavailableSeen ?? '?'}`).join(', ')}`,
+    )
     .join(' | ');
 }
 
 export function testKafka(brokers: string, clientId: string): Kafka {
-  return new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+  return new Kafka({
+    clientId,
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8 },
+  });
 }
 
-export async function produce(producer: Producer, topic: string, messages: { key: string; value: string }[]): Promise<void> {
+export async function produce(
+  producer: Producer,
+  topic: string,
+  messages: { key: string; value: string }[],
+): Promise<void> {
   await producer.send({ topic, messages });
 }
 
 /** Collects every message of `topic` from the beginning into an array the test can poll. */
-export async function collect(kafka: Kafka, topic: string, groupId: string): Promise<{ consumer: Consumer; messages: { key: string | null; value: string | null; offset: string }[] }> {
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+): Promise<{
+  consumer: Consumer;
+  messages: { key: string | null; value: string | null; offset: string }[];
+}> {
   const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
   const messages: { key: string | null; value: string | null; offset: string }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, offset: message.offset });
+      messages.push({
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? null,
+        offset: message.offset,
+      });
     },
   });
   return { consumer, messages };

@@ -8,8 +8,28 @@
  *  - image change: the same, and the StatefulSet pods now run the new image.
  */
 import { AvailabilityObserver } from '../support/availability.observer';
-import { Stack, applyFixture, deleteNamespace, ensureBuilt, ensureClusters, ensureInfra, runName } from '../support/stack';
-import { SETTLED, expectNoViolations, listRollouts, pods, postWhenObserved, progressLine, sleep, statefulSetPodNames, waitObserved, type PlanView, type RolloutView } from './e2e.helpers';
+import {
+  Stack,
+  applyFixture,
+  deleteNamespace,
+  ensureBuilt,
+  ensureClusters,
+  ensureInfra,
+  runName,
+} from '../support/stack';
+import {
+  SETTLED,
+  expectNoViolations,
+  listRollouts,
+  pods,
+  postWhenObserved,
+  progressLine,
+  sleep,
+  statefulSetPodNames,
+  waitObserved,
+  type PlanView,
+  type RolloutView,
+} from './e2e.helpers';
 import { execFileSync } from 'node:child_process';
 
 jest.setTimeout(300_000);
@@ -31,7 +51,10 @@ describe('microservices rollout over REST (e2e)', () => {
     kubeconfig = clusters.kubeconfig;
     context = clusters.contexts[0];
     applyFixture(kubeconfig, context, ns, 'microservices');
-    stack = new Stack({ name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT }, infra);
+    stack = new Stack(
+      { name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT },
+      infra,
+    );
     stack.start('health-watcher');
     stack.start('executor', 'executor-1');
     stack.start('planner');
@@ -49,13 +72,26 @@ describe('microservices rollout over REST (e2e)', () => {
     await observer.start();
     const before = await listRollouts(stack);
 
-    const r = await stack.api<{ dryRun: boolean; plan: PlanView }>('/v1/rollouts', { body: { targets: [target()], change: { kind: 'restart' }, dryRun: true } });
+    const r = await stack.api<{ dryRun: boolean; plan: PlanView }>('/v1/rollouts', {
+      body: { targets: [target()], change: { kind: 'restart' }, dryRun: true },
+    });
 
     expect(r.status).toBe(200);
     expect(r.body.dryRun).toBe(true);
     expect(r.body.plan.etaSeconds).toBeGreaterThan(0);
     const comps = new Map(r.body.plan.targets[0].components.map((c) => [c.component, c.policy]));
-    expect([...comps.keys()].sort()).toEqual(['alertmanager', 'compactor', 'distributor', 'gateway', 'ingester', 'querier', 'query-frontend', 'query-scheduler', 'ruler', 'store-gateway']);
+    expect([...comps.keys()].sort()).toEqual([
+      'alertmanager',
+      'compactor',
+      'distributor',
+      'gateway',
+      'ingester',
+      'querier',
+      'query-frontend',
+      'query-scheduler',
+      'ruler',
+      'store-gateway',
+    ]);
     // Zone-aware: one whole zone (2 ingesters, 1 store-gateway) at a time.
     expect(comps.get('ingester')).toMatchObject({ zoneAware: true, zonesAtOnce: 1, limit: 2 });
     expect(comps.get('store-gateway')).toMatchObject({ zoneAware: true, zonesAtOnce: 1, limit: 1 });
@@ -72,23 +108,39 @@ describe('microservices rollout over REST (e2e)', () => {
     expectNoViolations(report);
   });
 
-  async function rollAndObserve(change: unknown): Promise<{ rollout: RolloutView; stsPods: string[]; report: ReturnType<AvailabilityObserver['stop']>; seconds: number }> {
+  async function rollAndObserve(
+    change: unknown,
+  ): Promise<{
+    rollout: RolloutView;
+    stsPods: string[];
+    report: ReturnType<AvailabilityObserver['stop']>;
+    seconds: number;
+  }> {
     const stsPods = statefulSetPodNames(kubeconfig, context, ns);
     const observer = new AvailabilityObserver(kubeconfig, context, ns);
     await observer.start();
     const t0 = Date.now();
     const created = await postWhenObserved<RolloutView>(stack, { targets: [target()], change });
     expect(created.status).toBe(201);
-    const rollout = await stack.waitRollout<RolloutView>(created.body.id, (x) => SETTLED.includes(x.status), 240_000);
+    const rollout = await stack.waitRollout<RolloutView>(
+      created.body.id,
+      (x) => SETTLED.includes(x.status),
+      240_000,
+    );
     const seconds = (Date.now() - t0) / 1000;
     // Let the observer see the last deletions' tombstones and readiness.
     await sleep(1500);
     const report = observer.stop();
-    console.log(`${JSON.stringify(change)}: ${rollout.status} in ${seconds}s; ${progressLine(rollout)}\nobserver: maxUnavailable ${JSON.stringify(report.maxUnavailable)} maxZonesDisrupted ${JSON.stringify(report.maxZonesDisrupted)} originals ${report.originalsDeleted}/${report.originals}`);
+    console.log(
+      `${JSON.stringify(change)}: ${rollout.status} in ${seconds}s; ${progressLine(rollout)}\nobserver: maxUnavailable ${JSON.stringify(report.maxUnavailable)} maxZonesDisrupted ${JSON.stringify(report.maxZonesDisrupted)} originals ${report.originalsDeleted}/${report.originals}`,
+    );
     return { rollout, stsPods, report, seconds };
   }
 
-  function expectEachReplacedOnce(stsPods: string[], report: ReturnType<AvailabilityObserver['stop']>): void {
+  function expectEachReplacedOnce(
+    stsPods: string[],
+    report: ReturnType<AvailabilityObserver['stop']>,
+  ): void {
     expectNoViolations(report);
     expect(stsPods).toHaveLength(14); // 6 ingesters, 3 store-gateways, 3 alertmanagers, 2 compactors
     expect(Object.keys(report.deletions).sort()).toEqual(stsPods);
@@ -100,7 +152,15 @@ describe('microservices rollout over REST (e2e)', () => {
     expect(report.maxUnavailable['ingester']).toBeLessThanOrEqual(2);
     expect(report.maxUnavailable['alertmanager']).toBeLessThanOrEqual(2);
     expect(report.maxUnavailable['compactor']).toBeLessThanOrEqual(1);
-    for (const c of ['distributor', 'querier', 'query-frontend', 'query-scheduler', 'ruler', 'gateway']) expect(report.maxUnavailable[c] ?? 0).toBeLessThanOrEqual(1);
+    for (const c of [
+      'distributor',
+      'querier',
+      'query-frontend',
+      'query-scheduler',
+      'ruler',
+      'gateway',
+    ])
+      expect(report.maxUnavailable[c] ?? 0).toBeLessThanOrEqual(1);
     // Afterwards everything is back.
     expect(pods(kubeconfig, context, ns).every((p) => p.ready)).toBe(true);
   }
@@ -117,7 +177,24 @@ describe('microservices rollout over REST (e2e)', () => {
     const { rollout, stsPods, report } = await rollAndObserve({ kind: 'image', image });
     expect(rollout.status).toBe('succeeded');
     expectEachReplacedOnce(stsPods, report);
-    const images = execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, '-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/component in (ingester,store-gateway,alertmanager,compactor,distributor,querier)', '-o', 'jsonpath={range .items[*]}{.spec.containers[0].image}{"\\n"}{end}'], { encoding: 'utf8' })
+    const images = execFileSync(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        context,
+        '-n',
+        ns,
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/component in (ingester,store-gateway,alertmanager,compactor,distributor,querier)',
+        '-o',
+        'jsonpath={range .items[*]}{.spec.containers[0].image}{"\\n"}{end}',
+      ],
+      { encoding: 'utf8' },
+    )
       .split('\n')
       .filter(Boolean);
     expect(images.length).toBeGreaterThanOrEqual(18);
