@@ -108,9 +108,7 @@ describe('microservices rollout over REST (e2e)', () => {
     expectNoViolations(report);
   });
 
-  async function rollAndObserve(
-    change: unknown,
-  ): Promise<{
+  async function rollAndObserve(change: unknown): Promise<{
     rollout: RolloutView;
     stsPods: string[];
     report: ReturnType<AvailabilityObserver['stop']>;
