@@ -28,15 +28,24 @@ const workload: WorkloadObs = {
   availableReplicas: 2,
   updatedReplicas: 2,
 };
-const podMsg = (p: PodObs, rv: string, at = 1) => toPodStateMessage(target, p, { resourceVersion: rv, observedAt: at });
+const podMsg = (p: PodObs, rv: string, at = 1) =>
+  toPodStateMessage(target, p, { resourceVersion: rv, observedAt: at });
 const KEY = 'c1/mimir/ingester-zone-a-0';
 
 describe('ObservedStateStore', () => {
   it('indexes pods by target and component, as decide() reads them', () => {
     const s = new ObservedStateStore();
-    expect(s.applyPod(KEY, podMsg(pod('ingester-zone-a-0'), '10'))).toEqual({ target: 'c1/mimir', component: 'ingester' });
-    s.applyWorkload('c1/mimir/ingester-zone-a', toWorkloadStateMessage(target, workload, { resourceVersion: '9', observedAt: 1 }));
-    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0'].uid).toBe('uid-ingester-zone-a-0');
+    expect(s.applyPod(KEY, podMsg(pod('ingester-zone-a-0'), '10'))).toEqual({
+      target: 'c1/mimir',
+      component: 'ingester',
+    });
+    s.applyWorkload(
+      'c1/mimir/ingester-zone-a',
+      toWorkloadStateMessage(target, workload, { resourceVersion: '9', observedAt: 1 }),
+    );
+    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0'].uid).toBe(
+      'uid-ingester-zone-a-0',
+    );
     expect(s.targets()).toEqual(['c1/mimir']);
     expect(s.clusters()).toEqual(['c1']);
     expect(s.workloads('c1/mimir')?.map((w) => w.name)).toEqual(['ingester-zone-a']);
@@ -52,7 +61,9 @@ describe('ObservedStateStore', () => {
     s.applyPod(KEY, podMsg(pod('ingester-zone-a-0', { probe: 'failing' }), '10', 1));
     const change = s.applyPod(KEY, podMsg(pod('ingester-zone-a-0', { probe: 'ok' }), rv, at));
     expect(change !== undefined).toBe(applied);
-    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0'].probe).toBe(applied ? 'ok' : 'failing');
+    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0'].probe).toBe(
+      applied ? 'ok' : 'failing',
+    );
   });
 
   it('a tombstone removes the pod; a tombstone for an unknown key changes nothing', () => {
@@ -67,7 +78,14 @@ describe('ObservedStateStore', () => {
     const s = new ObservedStateStore();
     s.applyPod(KEY, podMsg(pod('ingester-zone-a-0'), '10'));
     s.applyPod(KEY, null);
-    s.applyPod(KEY, podMsg(pod('ingester-zone-a-0', { uid: 'new', revision: 'r2', ready: false }), '12'));
-    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0']).toMatchObject({ uid: 'new', revision: 'r2', ready: false });
+    s.applyPod(
+      KEY,
+      podMsg(pod('ingester-zone-a-0', { uid: 'new', revision: 'r2', ready: false }), '12'),
+    );
+    expect(s.fleet['c1/mimir']?.pods.ingester['ingester-zone-a-0']).toMatchObject({
+      uid: 'new',
+      revision: 'r2',
+      ready: false,
+    });
   });
 });

@@ -4,7 +4,12 @@
  * connection pool, as two processes would. Observations are fed by hand (our own port).
  */
 import { createRollout, type RolloutSpec } from '@ringmaster/rollout-core';
-import { topicNames, toPodStateMessage, toWorkloadStateMessage, type CommandMessage } from '@ringmaster/contracts';
+import {
+  topicNames,
+  toPodStateMessage,
+  toWorkloadStateMessage,
+  type CommandMessage,
+} from '@ringmaster/contracts';
 import { openTestDatabase, RolloutRepository, type TestDatabase } from '@ringmaster/persistence';
 import { ObservedStateStore } from '../src/observed-state.store';
 import { RolloutEngine } from '../src/rollout.engine';
@@ -14,7 +19,12 @@ const target = { cluster: 'c1', namespace: 'mimir' };
 const relay = { kick: () => undefined } as unknown as OutboxRelay;
 const config = { plannerId: 'x', batchMs: 1, leaseTtlMs: 10_000, groupId: 'g' };
 
-function observe(store: ObservedStateStore, generation: number, revision: string, rv: number): void {
+function observe(
+  store: ObservedStateStore,
+  generation: number,
+  revision: string,
+  rv: number,
+): void {
   store.applyWorkload(
     'c1/mimir/ingester',
     toWorkloadStateMessage(
@@ -37,13 +47,27 @@ function observe(store: ObservedStateStore, generation: number, revision: string
     ),
   );
   for (let i = 0; i < 3; i++) {
-    const pod = { name: `ingester-${i}`, uid: `u${i}`, workload: 'ingester', component: 'ingester', revision: 'r1', ready: true, readySince: 0 };
-    store.applyPod(`c1/mimir/ingester-${i}`, toPodStateMessage(target, pod, { resourceVersion: String(rv + i + 1), observedAt: rv }));
+    const pod = {
+      name: `ingester-${i}`,
+      uid: `u${i}`,
+      workload: 'ingester',
+      component: 'ingester',
+      revision: 'r1',
+      ready: true,
+      readySince: 0,
+    };
+    store.applyPod(
+      `c1/mimir/ingester-${i}`,
+      toPodStateMessage(target, pod, { resourceVersion: String(rv + i + 1), observedAt: rv }),
+    );
   }
 }
 
 async function commands(db: TestDatabase): Promise<CommandMessage[]> {
-  const rows: { payload: CommandMessage }[] = await db.ds.query(`SELECT payload FROM outbox WHERE topic = $1 ORDER BY id`, [topicNames().commands]);
+  const rows: { payload: CommandMessage }[] = await db.ds.query(
+    `SELECT payload FROM outbox WHERE topic = $1 ORDER BY id`,
+    [topicNames().commands],
+  );
   return rows.map((r) => r.payload);
 }
 
@@ -56,9 +80,18 @@ describe('two planners on one rollout', () => {
     const repos = [new RolloutRepository(db.ds), new RolloutRepository(await db.openAnother())];
     const stores = [new ObservedStateStore(), new ObservedStateStore()];
     stores.forEach((s) => observe(s, 1, 'r1', 100));
-    const engines = repos.map((r, i) => new RolloutEngine(r, stores[i], relay, topicNames(), config));
+    const engines = repos.map(
+      (r, i) => new RolloutEngine(r, stores[i], relay, topicNames(), config),
+    );
 
-    const spec: RolloutSpec = { targets: [target], change: { kind: 'restart' }, soakSeconds: 0, instanceTimeoutSeconds: 600, restartMethod: 'evict', maxParallelTargets: 1 };
+    const spec: RolloutSpec = {
+      targets: [target],
+      change: { kind: 'restart' },
+      soakSeconds: 0,
+      instanceTimeoutSeconds: 600,
+      restartMethod: 'evict',
+      maxParallelTargets: 1,
+    };
     const state = createRollout('5b0c5f46-2c4f-4a57-9a39-0e0f4a4f6c11', spec, Date.now());
     await repos[0].insertRollout(state);
 
@@ -69,7 +102,12 @@ describe('two planners on one rollout', () => {
     expect(first.map((c) => c.kind)).toEqual(['apply-template']);
 
     // Both get the executor's result and the controller's new revision, at the same moment.
-    const result = { kind: 'command-result' as const, commandId: first[0].id, outcome: 'done' as const, generation: 2 };
+    const result = {
+      kind: 'command-result' as const,
+      commandId: first[0].id,
+      outcome: 'done' as const,
+      generation: 2,
+    };
     await Promise.all(engines.map((e) => e.submit(state.id, result)));
     stores.forEach((s) => observe(s, 2, 'r2', 200));
     engines.forEach((e) => e.onObserved([{ target: 'c1/mimir', component: 'ingester' }]));

@@ -9,7 +9,7 @@
 import { type ComponentPolicy, resolvePolicy } from './policy';
 import type { RolloutSpec, TargetKey, WorkloadObs } from './model';
 import { targetKey } from './model';
-import { simulate, type SimWorkload } from './simulator';
+import { simulate, type Release, type SimWorkload } from './simulator';
 
 /** What discovery found in each target: its workloads. */
 export type PlanTopology = Record<TargetKey, WorkloadObs[]>;
@@ -126,14 +126,10 @@ export function plan(
     const components: PlanComponent[] = [];
     for (const [pk, policy] of policies) {
       if (!pk.startsWith(`${key}|`)) continue;
-      const releases = sim.releases.filter(
-        (r) => r.target === key && r.component === policy.component,
+      const releases = groupWaves(
+        sim.releases.filter((r) => r.target === key && r.component === policy.component),
       );
-      const end = sim.state.targets[key]?.endedAt ?? sim.makespanMs;
-      const componentEnd =
-        Math.max(...releases.map((r) => r.at), 0) +
-        restart(policy.component) +
-        spec.soakSeconds * 1000;
+      const end = sim.componentEnds[`${key}|${policy.component}`] ?? sim.makespanMs;
       components.push({
         component: policy.component,
         policy,
@@ -146,7 +142,7 @@ export function plan(
           workload: r.workload,
           startSeconds: round(r.at / 1000),
         })),
-        etaSeconds: round(Math.min(componentEnd, end) / 1000),
+        etaSeconds: round(end / 1000),
       });
     }
     components.sort((a, b) => a.component.localeCompare(b.component));
@@ -157,6 +153,18 @@ export function plan(
     };
   });
   return { ok: true, targets, etaSeconds: round(sim.makespanMs / 1000), unsafe };
+}
+
+/** Releases of one zone less than a second apart read as one wave (the window slides by the instant). */
+function groupWaves(releases: Release[]): Release[] {
+  const out: Release[] = [];
+  for (const r of releases) {
+    const last = out[out.length - 1];
+    if (last && !r.workload && !last.workload && last.zone === r.zone && r.at - last.at < 1000)
+      last.pods.push(...r.pods);
+    else out.push({ ...r, pods: [...r.pods] });
+  }
+  return out;
 }
 
 function toSim(w: WorkloadObs): SimWorkload {

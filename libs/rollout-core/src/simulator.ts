@@ -141,6 +141,8 @@ export interface SimResult {
   maxUnavailable: Record<string, number>;
   /** Batches as the planner released them (for plans/ETA). */
   releases: Release[];
+  /** `<target>|<component>` -> virtual ms at which it succeeded. */
+  componentEnds: Record<string, number>;
 }
 
 interface Pod {
@@ -258,6 +260,7 @@ class Simulation {
   private readonly violating = new Set<string>();
   private readonly maxUnavailable: Record<string, number> = {};
   private readonly releases: Release[] = [];
+  private readonly componentEnds: Record<string, number> = {};
   private readonly limits = new Map<string, ReturnType<typeof expectedLimits>>();
   private readonly faults: SimFaults;
 
@@ -378,6 +381,7 @@ class Simulation {
       deployments,
       maxUnavailable: this.maxUnavailable,
       releases: this.releases,
+      componentEnds: this.componentEnds,
     };
   }
 
@@ -407,6 +411,11 @@ class Simulation {
     if (d.commands.length > 0 || event.kind !== 'tick') this.lastDecisionAt = this.now;
     if (isSettled(this.state)) this.lastDecisionAt = Math.max(this.lastDecisionAt, this.now);
     this.recordReleases(d.commands);
+    for (const [key, t] of Object.entries(this.state.targets)) {
+      for (const [name, c] of Object.entries(t.components)) {
+        if (c.status === 'succeeded') this.componentEnds[`${key}|${name}`] ??= this.now;
+      }
+    }
     for (const c of d.commands) this.send(c);
     if (
       d.wakeAt !== undefined &&
