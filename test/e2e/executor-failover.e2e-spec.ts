@@ -1,0 +1,227 @@
+/**
+ * Executor failover: two kwok clusters, the fixture in each, two executors in one consumer
+ * group (commands are keyed by cluster, so each cluster's commands go to one executor). One
+ * rollout per cluster; once the first restart of the killed executor's cluster is seen, that
+ * executor is SIGKILLed mid-rollout. The other executor takes its partitions over (after the
+ * group's session timeout) and both rollouts finish: succeeded, no pod replaced twice, no
+ * availability violation.
+ *
+ * Which executor owns which cluster is read from the group's assignment (client ids set per
+ * executor) and the producer's partitioner (murmur2 of the cluster key), so the test always
+ * kills an executor that is acting on a cluster, and checks from the results topic that the
+ * survivor acted on that cluster after the kill.
+ */
+import { AssignerProtocol, Partitioners, type Admin, type Consumer, type Kafka } from 'kafkajs';
+import { AvailabilityObserver, type ObserverReport } from '../support/availability.observer';
+import {
+  Stack,
+  applyFixture,
+  deleteNamespace,
+  ensureBuilt,
+  ensureClusters,
+  ensureInfra,
+  runName,
+  waitFor,
+} from '../support/stack';
+import {
+  SETTLED,
+  collect,
+  expectNoViolations,
+  postWhenObserved,
+  progressLine,
+  sleep,
+  statefulSetPodNames,
+  testKafka,
+  waitObserved,
+  type RolloutView,
+} from './e2e.helpers';
+
+jest.setTimeout(300_000);
+
+const PORT = 18203;
+const EXECUTORS = ['executor-1', 'executor-2'];
+
+describe('executor failover mid-rollout (e2e)', () => {
+  const name = runName('e2e-failover');
+  const ns = name;
+  let kubeconfig: string;
+  let contexts: string[];
+  let stack: Stack;
+  let kafka: Kafka;
+  let admin: Admin;
+  let results: Consumer | undefined;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    const infra = ensureInfra();
+    ({ kubeconfig, contexts } = ensureClusters(2));
+    for (const c of contexts) applyFixture(kubeconfig, c, ns, 'microservices');
+    stack = new Stack({ name, kubeconfig, contexts, namespaces: [ns], plannerPort: PORT }, infra);
+    stack.start('health-watcher');
+    for (const id of EXECUTORS) stack.start('executor', id, { KAFKA_CLIENT_ID: id });
+    stack.start('planner');
+    await stack.waitReady();
+    await waitObserved(
+      stack,
+      contexts.map((cluster) => ({ cluster, namespace: ns })),
+    );
+    kafka = testKafka(infra.KAFKA_BROKERS, `${name}-test`);
+    admin = kafka.admin();
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    await results?.disconnect().catch(() => undefined);
+    await admin?.disconnect().catch(() => undefined);
+    await stack?.stop();
+    for (const c of contexts ?? []) deleteNamespace(kubeconfig, c, ns);
+  });
+
+  /** executor id -> partitions of the commands topic it holds, once the group is stable with both. */
+  async function assignment(topic: string): Promise<Map<string, number[]>> {
+    const group = `${name}-executor`;
+    let out = new Map<string, number[]>();
+    let last = '';
+    await waitFor(
+      async () => {
+        const { groups } = await admin.describeGroups([group]);
+        const g = groups[0];
+        last = `${g.state} ${g.members.map((m) => m.clientId).join(',')}`;
+        if (g.state !== 'Stable' || g.members.length !== EXECUTORS.length) return false;
+        out = new Map(
+          g.members.map((m) => [
+            m.clientId,
+            AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [],
+          ]),
+        );
+        return [...out.values()].every((ps) => ps.length > 0);
+      },
+      90_000,
+      `group ${group} stable with ${EXECUTORS.length} members`,
+      () => last,
+    );
+    return out;
+  }
+
+  /** The partition the planner's producer (murmur2, as the Java client) puts a key on. */
+  async function partitionOf(topic: string, key: string): Promise<number> {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const partitionMetadata = meta.topics[0].partitions.map((p) => ({
+      partitionId: p.partitionId,
+      leader: p.leader,
+    }));
+    return Partitioners.DefaultPartitioner()({
+      topic,
+      partitionMetadata,
+      message: { key, value: null },
+    });
+  }
+
+  it('SIGKILL of an executor mid-rollout: the other takes over, both rollouts succeed', async () => {
+    const commands = `${name}.rollout.commands`;
+    const held = await assignment(commands);
+    const ownerOf = new Map<string, string>();
+    for (const c of contexts) {
+      const p = await partitionOf(commands, c);
+      ownerOf.set(c, [...held].find(([, ps]) => ps.includes(p))![0]);
+    }
+    // Kill executor-1 if it acts on a cluster; otherwise the one acting on the first cluster.
+    const victim = [...ownerOf.values()].includes('executor-1')
+      ? 'executor-1'
+      : ownerOf.get(contexts[0])!;
+    const survivor = EXECUTORS.find((e) => e !== victim)!;
+    const victimClusters = contexts.filter((c) => ownerOf.get(c) === victim);
+    console.log(
+      `assignment ${JSON.stringify([...held])}; owners ${JSON.stringify([...ownerOf])}; killing ${victim} (clusters ${victimClusters.join(', ')})`,
+    );
+
+    const collected = await collect(
+      kafka,
+      `${name}.rollout.command-results`,
+      `${name}-test-results`,
+    );
+    results = collected.consumer;
+
+    const stsPods = new Map(contexts.map((c) => [c, statefulSetPodNames(kubeconfig, c, ns)]));
+    const observers = new Map(
+      contexts.map((c) => [c, new AvailabilityObserver(kubeconfig, c, ns)] as const),
+    );
+    for (const o of observers.values()) await o.start();
+
+    const t0 = Date.now();
+    const ids = new Map<string, string>();
+    for (const c of contexts) {
+      const r = await postWhenObserved<RolloutView>(stack, {
+        targets: [{ cluster: c, namespace: ns }],
+        change: { kind: 'restart' },
+      });
+      expect(r.status).toBe(201);
+      ids.set(c, r.body.id);
+    }
+
+    // Mid-rollout: the victim's cluster has begun restarting.
+    await waitFor(
+      () => Object.keys(observers.get(victimClusters[0])!.snapshot().deletions).length > 0,
+      60_000,
+      `first restart in ${victimClusters[0]}`,
+    );
+    const doneBefore = Object.keys(observers.get(victimClusters[0])!.snapshot().deletions).length;
+    const killedAt = Date.now();
+    await stack.kill(victim, 'SIGKILL');
+    console.log(
+      `SIGKILL ${victim} at +${(killedAt - t0) / 1000}s after ${doneBefore} StatefulSet pod(s) deleted`,
+    );
+
+    const finals = new Map<string, RolloutView>();
+    for (const c of contexts) {
+      finals.set(
+        c,
+        await stack.waitRollout<RolloutView>(
+          ids.get(c)!,
+          (x) => SETTLED.includes(x.status),
+          240_000,
+        ),
+      );
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    await sleep(1500);
+    const reports = new Map<string, ObserverReport>();
+    for (const [c, o] of observers) reports.set(c, o.stop());
+    for (const c of contexts) {
+      const r = reports.get(c)!;
+      console.log(
+        `${c}: ${finals.get(c)!.status} (${seconds}s for both); ${progressLine(finals.get(c)!)}\nobserver: maxUnavailable ${JSON.stringify(r.maxUnavailable)} maxZonesDisrupted ${JSON.stringify(r.maxZonesDisrupted)} deletions ${JSON.stringify(r.deletions)} originals ${r.originalsDeleted}/${r.originals}`,
+      );
+    }
+
+    for (const c of contexts) {
+      expect(finals.get(c)!.status).toBe('succeeded');
+      const r = reports.get(c)!;
+      expectNoViolations(r);
+      expect(Object.keys(r.deletions).sort()).toEqual(stsPods.get(c));
+      expect(Object.values(r.deletions).every((n) => n === 1)).toBe(true);
+      expect(r.originalsDeleted).toBe(r.originals);
+      expect(r.maxZonesDisrupted['ingester']).toBe(1);
+    }
+
+    // The survivor acted on the victim's cluster after the kill (the take-over really happened).
+    await sleep(1000);
+    const parsed = collected.messages
+      .map(
+        (m) =>
+          JSON.parse(m.value ?? '{}') as {
+            executor?: string;
+            at?: number;
+            target?: { cluster: string };
+            outcome?: string;
+          },
+      )
+      .filter((m) => m.executor);
+    const byExecutor = (e: string) =>
+      parsed.filter((m) => m.executor === e && victimClusters.includes(m.target?.cluster ?? ''));
+    console.log(
+      `results: ${victim} ${byExecutor(victim).length} for its clusters, ${survivor} ${byExecutor(survivor).length} (outcomes ${JSON.stringify(byExecutor(survivor).map((m) => m.outcome))})`,
+    );
+    expect(byExecutor(survivor).filter((m) => (m.at ?? 0) >= killedAt).length).toBeGreaterThan(0);
+  });
+});
