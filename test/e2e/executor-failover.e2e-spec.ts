@@ -106,13 +106,9 @@ describe('executor failover mid-rollout (e2e)', () => {
   /** The partition the planner's producer (murmur2, as the Java client) puts a key on. */
   async function partitionOf(topic: string, key: string): Promise<number> {
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    const partitionMetadata = meta.topics[0].partitions.map((p) => ({
-      partitionId: p.partitionId,
-      leader: p.leader,
-    }));
     return Partitioners.DefaultPartitioner()({
       topic,
-      partitionMetadata,
+      partitionMetadata: meta.topics[0].partitions,
       message: { key, value: null },
     });
   }
