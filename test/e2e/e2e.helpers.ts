@@ -4,6 +4,7 @@
  * with kubectl, and a small Kafka client for the request and dead-letter topics.
  */
 import { execFileSync } from 'node:child_process';
+import * as k8s from '@kubernetes/client-node';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { ObserverReport } from '../support/availability.observer';
 import { waitFor, type Stack } from '../support/stack';
@@ -254,3 +255,91 @@ export async function collect(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface TimelineEvent {
+  at: number;
+  pod: string;
+  uid: string;
+  what: 'deleting' | 'ready' | 'not-ready' | 'created';
+}
+
+/**
+ * The test's own record of when each pod was created, turned Ready (or not) and began deleting,
+ * from its own list+watch (times are this process's clock at the watch event). Used where the
+ * order and spacing of restarts matter, beyond the observer's counts.
+ */
+export class PodTimeline {
+  readonly events: TimelineEvent[] = [];
+  private readonly kc = new k8s.KubeConfig();
+  private readonly state = new Map<string, { ready: boolean; deleting: boolean }>();
+  private abort?: AbortController;
+  private stopped = false;
+
+  constructor(
+    kubeconfig: string,
+    context: string,
+    private readonly namespace: string,
+  ) {
+    this.kc.loadFromFile(kubeconfig);
+    this.kc.setCurrentContext(context);
+  }
+
+  async start(): Promise<void> {
+    const core = this.kc.makeApiClient(k8s.CoreV1Api);
+    const list = await core.listNamespacedPod({ namespace: this.namespace });
+    for (const p of list.items)
+      this.state.set(p.metadata!.uid!, {
+        ready: isReady(p),
+        deleting: !!p.metadata?.deletionTimestamp,
+      });
+    this.watch(list.metadata?.resourceVersion);
+  }
+
+  stop(): TimelineEvent[] {
+    this.stopped = true;
+    this.abort?.abort();
+    return [...this.events];
+  }
+
+  private watch(resourceVersion?: string): void {
+    if (this.stopped) return;
+    void new k8s.Watch(this.kc)
+      .watch(
+        `/api/v1/namespaces/${this.namespace}/pods`,
+        { resourceVersion, allowWatchBookmarks: true },
+        (type: string, p: k8s.V1Pod) => {
+          resourceVersion = p.metadata?.resourceVersion ?? resourceVersion;
+          if (type !== 'BOOKMARK') this.onEvent(type, p);
+        },
+        () => setTimeout(() => this.watch(resourceVersion), 100),
+      )
+      .then((a) => {
+        this.abort = a;
+        if (this.stopped) a.abort();
+      })
+      .catch(() => setTimeout(() => this.watch(resourceVersion), 500));
+  }
+
+  private onEvent(type: string, p: k8s.V1Pod): void {
+    const uid = p.metadata!.uid!;
+    const pod = p.metadata!.name!;
+    const at = Date.now();
+    const prev = this.state.get(uid);
+    const now = {
+      ready: type !== 'DELETED' && isReady(p),
+      deleting: type === 'DELETED' || !!p.metadata?.deletionTimestamp,
+    };
+    if (!prev) this.events.push({ at, pod, uid, what: 'created' });
+    if (now.deleting && !prev?.deleting) this.events.push({ at, pod, uid, what: 'deleting' });
+    if (!now.deleting && now.ready && !prev?.ready)
+      this.events.push({ at, pod, uid, what: 'ready' });
+    if (!now.deleting && !now.ready && prev?.ready)
+      this.events.push({ at, pod, uid, what: 'not-ready' });
+    if (type === 'DELETED') this.state.delete(uid);
+    else this.state.set(uid, now);
+  }
+}
+
+function isReady(p: k8s.V1Pod): boolean {
+  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
