@@ -197,5 +197,25 @@ describe('microservices rollout over REST (e2e)', () => {
       .filter(Boolean);
     expect(images.length).toBeGreaterThanOrEqual(18);
     expect(new Set(images)).toEqual(new Set([image]));
+    // Informational: the image change without `container` sets each workload's first container,
+    // which for the gateway is nginx (reported; not asserted either way here).
+    const gateway = execFileSync(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        context,
+        '-n',
+        ns,
+        'get',
+        'deployment',
+        'mimir-gateway',
+        '-o',
+        'jsonpath={.spec.template.spec.containers[*].name}={.spec.template.spec.containers[*].image}',
+      ],
+      { encoding: 'utf8' },
+    );
+    console.log(`gateway containers after the image change: ${gateway}`);
   });
 });
