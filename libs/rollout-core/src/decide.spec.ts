@@ -190,6 +190,16 @@ describe('decide(): gates and faults', () => {
     expect(restarts(d.commands)).toEqual(['mimir-1']);
   });
 
+  it('monolithic: while /ready is not probed yet nothing goes (unknown is not down)', () => {
+    const k = new Cluster().statefulSet('mimir', 'mimir', 3);
+    for (const p of Object.values(k.pods.mimir)) k.put({ ...p, probe: 'unknown' });
+    let d = started(k, ['mimir']);
+    expect(restarts(d.commands)).toEqual([]);
+    for (const p of Object.values(k.pods.mimir)) k.put({ ...p, probe: 'ok' });
+    d = step(d.state, k, { kind: 'observed', target: T }, 3);
+    expect(restarts(d.commands)).toEqual(['mimir-0']);
+  });
+
   it('soak: Ready is not enough until it stayed Ready for soakSeconds (and asks for a tick then)', () => {
     const k = new Cluster().statefulSet('ingester', 'ingester', 2);
     let d = started(k, ['ingester'], { soakSeconds: 30 });

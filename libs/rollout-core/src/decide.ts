@@ -639,7 +639,8 @@ class Decider {
     const tally = (z?: string) => {
       const k = z ?? '';
       let e = zones.get(k);
-      if (!e) zones.set(k, (e = { zone: k, down: 0, downNames: [], pending: [], free: [] }));
+      if (!e)
+        zones.set(k, (e = { zone: k, down: 0, downNames: [], pending: [], free: [], unsure: 0 }));
       return e;
     };
     const present: Record<string, number> = {};
@@ -662,7 +663,11 @@ class Decider {
       const ours = inFlight[p.name] !== undefined;
       if (!avail || ours) countDown(z, p.name);
       if (!ours && restartedUids[p.name] !== p.uid && p.revision !== targetRevision[p.workload]) {
-        (avail ? z.pending : z.free).push(p);
+        if (avail) z.pending.push(p);
+        // Free only when known to be down: a /ready not probed yet is not a failure, and
+        // treating it as one would restart every monolithic instance at once.
+        else if (!p.ready || p.terminating || p.probe === 'failing') z.free.push(p);
+        else z.unsure++;
       }
     }
     for (const w of workloads) {
@@ -671,7 +676,7 @@ class Decider {
     }
 
     let pendingCount = 0;
-    for (const z of zones.values()) pendingCount += z.pending.length + z.free.length;
+    for (const z of zones.values()) pendingCount += z.pending.length + z.free.length + z.unsure;
     const inFlightCount = Object.keys(c.inFlight).length;
     c.total = c.restarted + inFlightCount + pendingCount;
     if (pendingCount === 0 && inFlightCount === 0) return this.succeed(key, name, c);
@@ -792,6 +797,8 @@ interface ZoneTally {
   downNames: string[];
   pending: PodObs[];
   free: PodObs[];
+  /** Pending pods whose /ready is not known yet: neither free nor releasable (counted down). */
+  unsure: number;
 }
 
 function countDown(z: ZoneTally, what: string): void {

@@ -155,7 +155,7 @@ interface Pod {
   ready: boolean;
   readySince?: number;
   terminating: boolean;
-  probe: 'ok' | 'failing';
+  probe: 'ok' | 'failing' | 'unknown';
   rv: number;
   /** Unavailable before the rollout: not Ringmaster's doing until it restarts the pod. */
   external: boolean;
@@ -320,6 +320,17 @@ class Simulation {
         }
       }
       for (const [c, ws] of byComponent) this.limits.set(`${key}/${c}`, expectedLimits(ws));
+      // /ready is unknown until the watcher's first probe of each pod.
+      for (const p of world.pods.values()) {
+        if (!this.limits.get(`${key}/${p.component}`)!.probe || p.external) continue;
+        p.probe = 'unknown';
+        this.q.push(this.sample(cfg.probe, DEFAULTS.probe), () => {
+          if (world.pods.get(p.name) !== p || p.probe !== 'unknown') return;
+          p.probe = 'ok';
+          p.rv = this.rv++;
+          this.emitPod(world, p);
+        });
+      }
       // The watcher's initial list.
       this.view[key] = { workloads: {}, pods: {} };
       for (const w of world.workloads.values())
