@@ -30,9 +30,25 @@ describe('buildTemplatePatch', () => {
       { metadata: { annotations: { 'ringmaster.dev/restarted-by': 'r1' } } },
     ],
     [
-      'image: the first container by default',
+      'image: every container running the same image by default (not the sidecar)',
       { kind: 'image', image: 'grafana/mimir:2.15.0' },
       { spec: { containers: [{ name: 'ingester', image: 'grafana/mimir:2.15.0' }] } },
+    ],
+    [
+      'image: from another registry, still matched by image name',
+      { kind: 'image', image: 'registry.example:5000/grafana/mimir:2.15.0@sha256:abc' },
+      {
+        spec: {
+          containers: [
+            { name: 'ingester', image: 'registry.example:5000/grafana/mimir:2.15.0@sha256:abc' },
+          ],
+        },
+      },
+    ],
+    [
+      'image: a template with no container of that image is left alone',
+      { kind: 'image', image: 'grafana/loki:3.0.0' },
+      {},
     ],
     [
       'image: a named container',

@@ -8,7 +8,8 @@
  * | change                                   | pod template patch                                         |
  * |------------------------------------------|------------------------------------------------------------|
  * | { kind: 'restart' } (rollout r1)         | metadata.annotations['ringmaster.dev/restarted-by'] = 'r1' |
- * | { kind: 'image', image: 'm:2.15' }       | spec.containers: [{ name: <first container>, image }]      |
+ * | { kind: 'image', image: 'm:2.15' }       | spec.containers: [{ name, image }] for every container     |
+ * |                                          | running the same image (`…/mimir:*`); none: empty patch    |
  * | { kind: 'image', image, container: 'c' } | spec.containers: [{ name: 'c', image }]                    |
  * | { kind: 'template', annotations, env }   | metadata.annotations; every container's env (by name)      |
  *
@@ -47,15 +48,20 @@ export function buildTemplatePatch(
       };
     case 'image': {
       if (!change.image) return { ok: false, error: 'image change without an image' };
-      const name = change.container ?? containers[0]?.name;
-      if (!name) return { ok: false, error: 'the pod template has no container' };
-      if (!containers.some((c) => c.name === name)) {
+      if (!containers.length) return { ok: false, error: 'the pod template has no container' };
+      if (change.container && !containers.some((c) => c.name === change.container)) {
         return {
           ok: false,
-          error: `no container "${name}" in the pod template (containers: ${containers.map((c) => c.name).join(', ')})`,
+          error: `no container "${change.container}" in the pod template (containers: ${containers.map((c) => c.name).join(', ')})`,
         };
       }
-      return { ok: true, patch: { spec: { containers: [{ name, image: change.image }] } } };
+      const names = imageContainers(change.image, change.container, containers);
+      // No container runs this image (e.g. an nginx gateway): nothing to change here.
+      if (!names.length) return { ok: true, patch: {} };
+      return {
+        ok: true,
+        patch: { spec: { containers: names.map((name) => ({ name, image: change.image })) } },
+      };
     }
     case 'template': {
       const patch: JsonObject = {};
@@ -85,6 +91,31 @@ export function buildTemplatePatch(
   }
 }
 
+/** `registry:5000/grafana/mimir:2.15@sha256:…` -> `mimir`: what tells Mimir's containers apart. */
+export function imageName(image: string): string {
+  const path = image.split('@')[0];
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  return last.includes(':') ? last.slice(0, last.indexOf(':')) : last;
+}
+
+/**
+ * The containers an image change applies to: the named one, else every container running an
+ * image of the same name (a new `grafana/mimir` replaces `grafana/mimir`, not an nginx or a
+ * sidecar next to it).
+ *
+ * imageContainers('grafana/mimir:2.15.0', undefined, [{name:'nginx',image:'nginx:1'},{name:'mimir',image:'grafana/mimir:2.14.0'}]) -> ['mimir']
+ */
+export function imageContainers(
+  image: string,
+  container: string | undefined,
+  containers: V1Container[],
+): string[] {
+  if (container) return [container];
+  return containers
+    .filter((c) => c.image && imageName(c.image) === imageName(image))
+    .map((c) => c.name);
+}
+
 /**
  * Whether the template already has what the patch would set (so the change is in place).
  * Used for the detail of an idempotent re-apply; the API server is the real judge.
@@ -99,8 +130,8 @@ export function templateHasChange(
     case 'restart':
       return template?.metadata?.annotations?.[ANNOTATION_RESTARTED_BY] === rolloutId;
     case 'image': {
-      const name = change.container ?? containers[0]?.name;
-      return containers.some((c) => c.name === name && c.image === change.image);
+      const names = imageContainers(change.image, change.container, containers);
+      return names.every((n) => containers.some((c) => c.name === n && c.image === change.image));
     }
     case 'template': {
       const ann = template?.metadata?.annotations ?? {};
