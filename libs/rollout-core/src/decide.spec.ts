@@ -8,6 +8,7 @@ import type {
   WorkloadObs,
   Command,
 } from './model';
+import { workloadObs } from './testing/workload-obs.fixture';
 
 const T = 'c1/mimir';
 const spec = (extra: Partial<RolloutSpec> = {}): RolloutSpec => ({
@@ -32,21 +33,7 @@ class Cluster {
     replicas: number,
     extra: Partial<WorkloadObs> = {},
   ): this {
-    this.workloads[name] = {
-      name,
-      kind: 'StatefulSet',
-      component,
-      updateStrategy: 'OnDelete',
-      replicas,
-      generation: 1,
-      observedGeneration: 1,
-      updateRevision: 'r1',
-      statusReplicas: replicas,
-      readyReplicas: replicas,
-      availableReplicas: replicas,
-      updatedReplicas: replicas,
-      ...extra,
-    };
+    this.workloads[name] = workloadObs(name, component, 'StatefulSet', replicas, extra);
     for (let i = 0; i < replicas; i++)
       this.put({
         name: `${name}-${i}`,

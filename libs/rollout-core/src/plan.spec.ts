@@ -1,5 +1,6 @@
 import { plan } from './plan';
 import type { RolloutSpec, WorkloadObs } from './model';
+import { workloadObs } from './testing/workload-obs.fixture';
 
 const w = (
   name: string,
@@ -8,22 +9,7 @@ const w = (
   replicas: number,
   zone?: string,
   extra: Partial<WorkloadObs> = {},
-): WorkloadObs => ({
-  name,
-  component,
-  kind,
-  replicas,
-  zone,
-  updateStrategy: kind === 'StatefulSet' ? 'OnDelete' : 'RollingUpdate',
-  generation: 1,
-  observedGeneration: 1,
-  updateRevision: 'r1',
-  statusReplicas: replicas,
-  readyReplicas: replicas,
-  availableReplicas: replicas,
-  updatedReplicas: replicas,
-  ...extra,
-});
+) => workloadObs(name, component, kind, replicas, { zone, ...extra });
 const spec = (extra: Partial<RolloutSpec> = {}): RolloutSpec => ({
   targets: [{ cluster: 'prod', namespace: 'mimir' }],
   change: { kind: 'restart' },

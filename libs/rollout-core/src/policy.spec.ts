@@ -1,23 +1,15 @@
 import { resolvePolicy, toleratedByRF } from './policy';
 import type { WorkloadObs } from './model';
+import { workloadObs } from './testing/workload-obs.fixture';
 
-function wl(component: string, replicas: number, extra: Partial<WorkloadObs> = {}): WorkloadObs {
-  return {
-    name: extra.zone ? `${component}-${extra.zone}` : component,
-    kind: 'StatefulSet',
+const wl = (component: string, replicas: number, extra: Partial<WorkloadObs> = {}): WorkloadObs =>
+  workloadObs(
+    extra.zone ? `${component}-${extra.zone}` : component,
     component,
-    updateStrategy: 'OnDelete',
+    'StatefulSet',
     replicas,
-    generation: 1,
-    observedGeneration: 1,
-    updateRevision: 'r1',
-    statusReplicas: replicas,
-    readyReplicas: replicas,
-    availableReplicas: replicas,
-    updatedReplicas: replicas,
-    ...extra,
-  };
-}
+    extra,
+  );
 
 const zoned = (component: string, n: number, extra: Partial<WorkloadObs> = {}) =>
   ['zone-a', 'zone-b', 'zone-c'].map((zone) => wl(component, n, { zone, ...extra }));
