@@ -87,6 +87,8 @@ export interface SimConfig {
   ready?: Spread;
   /** Created -> Ready, per component (overrides `ready`). */
   readyByComponent?: Record<string, number>;
+  /** How often the watcher probes `/ready` (the first answer for a running pod comes within it). */
+  probeIntervalMs?: number;
   /** Ready -> `GET /ready` 200. */
   probe?: Spread;
   /** Watch event -> planner. */
@@ -189,6 +191,9 @@ interface World {
 }
 
 type Ev = () => void;
+
+/** The health watcher's default `/ready` probe interval (RINGMASTER_READY_PROBE_INTERVAL_MS). */
+const DEFAULT_PROBE_INTERVAL_MS = 1_000;
 
 /** The planner's default decision batching window (see apps/planner). */
 export const DEFAULT_BATCH_MS = 250;
@@ -320,11 +325,11 @@ class Simulation {
         }
       }
       for (const [c, ws] of byComponent) this.limits.set(`${key}/${c}`, expectedLimits(ws));
-      // /ready is unknown until the watcher's first probe of each pod.
+      // /ready is unknown until the watcher's first probe of each pod, within one probe interval.
       for (const p of world.pods.values()) {
         if (!this.limits.get(`${key}/${p.component}`)!.probe || p.external) continue;
         p.probe = 'unknown';
-        this.q.push(this.sample(cfg.probe, DEFAULTS.probe), () => {
+        this.q.push(this.rng.next() * (cfg.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS), () => {
           if (world.pods.get(p.name) !== p || p.probe !== 'unknown') return;
           p.probe = 'ok';
           p.rv = this.rv++;
