@@ -13,23 +13,15 @@
  */
 import type { Consumer, Producer } from 'kafkajs';
 import { AvailabilityObserver } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-  waitFor,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName, waitFor } from '../support/stack';
 import {
   collect,
   expectNoViolations,
   listRollouts,
   testKafka,
-  waitObserved,
   type ErrorBody,
+  startE2eStack,
+  sleep,
 } from './e2e.helpers';
 
 jest.setTimeout(300_000);
@@ -49,23 +41,20 @@ describe('bad input over REST and on the request topic (e2e)', () => {
   const target = () => ({ cluster: context, namespace: ns });
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    kafkaBrokers = infra.KAFKA_BROKERS;
-    const clusters = ensureClusters(1);
-    kubeconfig = clusters.kubeconfig;
-    context = clusters.contexts[0];
-    applyFixture(kubeconfig, context, ns, 'microservices');
-    observer = new AvailabilityObserver(kubeconfig, context, ns);
-    await observer.start();
-    stack = new Stack(
-      { name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT },
-      infra,
-    );
-    stack.start('health-watcher');
-    stack.start('planner');
-    await stack.waitReady();
-    await waitObserved(stack, [target()]);
+    ({
+      stack,
+      kafkaBrokers,
+      kubeconfig,
+      contexts: [context],
+    } = await startE2eStack({
+      name,
+      plannerPort: PORT,
+      executors: [],
+      beforeServices: async (k, [c]) => {
+        observer = new AvailabilityObserver(k, c, ns);
+        await observer.start();
+      },
+    }));
     producer = testKafka(kafkaBrokers, `${name}-test`).producer({ allowAutoTopicCreation: false });
     await producer.connect();
   });
@@ -259,5 +248,35 @@ describe('bad input over REST and on the request topic (e2e)', () => {
     expectNoViolations(report);
     expect(report.deletions).toEqual({});
     expect(report.originalsDeleted).toBe(0);
+  });
+
+  it('an oversized body is refused with 413, never parsed', async () => {
+    const huge = JSON.stringify({
+      targets: [{ cluster: 'x'.repeat(300_000), namespace: ns }],
+      change: { kind: 'restart' },
+    });
+    const r = await stack.api<ErrorBody>('/v1/rollouts', { body: huge });
+    expect(r.status).toBe(413);
+    expect(r.body.message).toContain('larger than the limit');
+  });
+
+  // Last: it spends this client's request budget.
+  it('a request flood is refused with 429 and Retry-After; the budget refills', async () => {
+    const res = await Promise.all(
+      Array.from({ length: 80 }, () =>
+        fetch(`${stack.plannerUrl}/v1/rollouts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        }),
+      ),
+    );
+    const limited = res.filter((x) => x.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(res.filter((x) => x.status === 400).length).toBeGreaterThanOrEqual(40);
+    expect(Number(limited[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await limited[0].json()) as ErrorBody).message).toContain('rate limit');
+    await sleep(2_500);
+    expect((await post({})).status).toBe(400);
   });
 });

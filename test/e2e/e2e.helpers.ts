@@ -7,7 +7,14 @@ import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { ObserverReport } from '../support/availability.observer';
-import { waitFor, type Stack } from '../support/stack';
+import {
+  Stack,
+  applyFixture,
+  ensureBuilt,
+  ensureClusters,
+  ensureInfra,
+  waitFor,
+} from '../support/stack';
 
 export const TERMINAL = ['succeeded', 'failed', 'aborted'];
 export const SETTLED = [...TERMINAL, 'blocked'];
@@ -89,6 +96,79 @@ export async function postWhenObserved<T = { id: string }>(
 }
 
 /** Waits until the planner's observed state includes every target (a dry run answers 200). */
+export interface E2eStackOptions {
+  /** runName(): topic prefix, schema and namespace of this spec. */
+  name: string;
+  plannerPort: number;
+  layout?: 'microservices' | 'monolithic';
+  /** Clusters with the fixture (kwok-ringmaster-1..n). */
+  clusters?: number;
+  /** Faults put on pod templates after the fixture is Ready (`ingester-zone-a=never-ready`). */
+  faults?: string[];
+  /** Executor ids to start (none: a planner that only plans and validates). */
+  executors?: string[];
+  readyStub?: { port: number; delayMs: number };
+  /** Runs once the fixture is Ready, before any service starts (e.g. an observer). */
+  beforeServices?: (kubeconfig: string, contexts: string[]) => Promise<void>;
+}
+
+export interface E2eStack {
+  stack: Stack;
+  kafkaBrokers: string;
+  kubeconfig: string;
+  contexts: string[];
+}
+
+/**
+ * Everything a spec rolls against: the fixture in namespace `name` of each cluster, then the
+ * health watcher, the executors and the planner as processes, ready and observing the fixture.
+ */
+export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
+  ensureBuilt();
+  const infra = ensureInfra();
+  const { kubeconfig, contexts } = ensureClusters(o.clusters ?? 1);
+  const layout = o.layout ?? 'microservices';
+  for (const c of contexts) {
+    applyFixture(kubeconfig, c, o.name, layout);
+    if (o.faults?.length) applyFixture(kubeconfig, c, o.name, layout, o.faults, { wait: false });
+  }
+  await o.beforeServices?.(kubeconfig, contexts);
+  const stack = new Stack(
+    {
+      name: o.name,
+      kubeconfig,
+      contexts,
+      namespaces: [o.name],
+      plannerPort: o.plannerPort,
+      readyStubPort: o.readyStub?.port,
+    },
+    infra,
+  );
+  if (o.readyStub) {
+    stack.start('ready-stub', 'ready-stub', {
+      READY_STUB_DELAY_MS: String(o.readyStub.delayMs),
+      READY_STUB_CONTEXT: contexts[0],
+      READY_STUB_NAMESPACE: o.name,
+    });
+    const url = `http://127.0.0.1:${o.readyStub.port}/healthz`;
+    await waitFor(
+      async () => (await fetch(url).catch(() => undefined))?.status === 200,
+      60_000,
+      'ready stub /healthz',
+    );
+  }
+  stack.start('health-watcher');
+  for (const id of o.executors ?? ['executor-1'])
+    stack.start('executor', id, { KAFKA_CLIENT_ID: id });
+  stack.start('planner');
+  await stack.waitReady();
+  await waitObserved(
+    stack,
+    contexts.map((cluster) => ({ cluster, namespace: o.name })),
+  );
+  return { stack, kafkaBrokers: infra.KAFKA_BROKERS, kubeconfig, contexts };
+}
+
 export async function waitObserved(
   stack: Stack,
   targets: { cluster: string; namespace: string }[],
@@ -167,33 +247,6 @@ export function statefulSetPodNames(
 }
 
 /** Renders the fixture with `faults` and applies it over the running one (no wait: faults act on new pods). */
-export function applyFaults(
-  kubeconfig: string,
-  context: string,
-  namespace: string,
-  layout: 'microservices' | 'monolithic',
-  faults: string[],
-): void {
-  const manifest = execFileSync(
-    'node',
-    [
-      'test/fixtures/mimir/render.mjs',
-      '--layout',
-      layout,
-      '--size',
-      'small',
-      '--namespace',
-      namespace,
-      ...faults.flatMap((f) => ['--fault', f]),
-    ],
-    { encoding: 'utf8' },
-  );
-  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, 'apply', '-f', '-'], {
-    input: manifest,
-    stdio: ['pipe', 'ignore', 'inherit'],
-  });
-}
-
 /** The assertions every rolling test makes on the observer's report, with the report in the message. */
 export function expectNoViolations(report: ObserverReport): void {
   if (report.violations.length > 0)

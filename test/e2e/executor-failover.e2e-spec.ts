@@ -13,16 +13,7 @@
  */
 import { AssignerProtocol, Partitioners, type Admin, type Consumer, type Kafka } from 'kafkajs';
 import { AvailabilityObserver, type ObserverReport } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-  waitFor,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName, waitFor } from '../support/stack';
 import {
   SETTLED,
   collect,
@@ -32,8 +23,8 @@ import {
   sleep,
   statefulSetPodNames,
   testKafka,
-  waitObserved,
   type RolloutView,
+  startE2eStack,
 } from './e2e.helpers';
 
 jest.setTimeout(300_000);
@@ -52,20 +43,14 @@ describe('executor failover mid-rollout (e2e)', () => {
   let results: Consumer | undefined;
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    ({ kubeconfig, contexts } = ensureClusters(2));
-    for (const c of contexts) applyFixture(kubeconfig, c, ns, 'microservices');
-    stack = new Stack({ name, kubeconfig, contexts, namespaces: [ns], plannerPort: PORT }, infra);
-    stack.start('health-watcher');
-    for (const id of EXECUTORS) stack.start('executor', id, { KAFKA_CLIENT_ID: id });
-    stack.start('planner');
-    await stack.waitReady();
-    await waitObserved(
-      stack,
-      contexts.map((cluster) => ({ cluster, namespace: ns })),
-    );
-    kafka = testKafka(infra.KAFKA_BROKERS, `${name}-test`);
+    let kafkaBrokers: string;
+    ({ stack, kafkaBrokers, kubeconfig, contexts } = await startE2eStack({
+      name,
+      plannerPort: PORT,
+      clusters: 2,
+      executors: EXECUTORS,
+    }));
+    kafka = testKafka(kafkaBrokers, `${name}-test`);
     admin = kafka.admin();
     await admin.connect();
   });

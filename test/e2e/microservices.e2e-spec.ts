@@ -8,15 +8,7 @@
  *  - image change: the same, and the StatefulSet pods now run the new image.
  */
 import { AvailabilityObserver } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName } from '../support/stack';
 import {
   SETTLED,
   expectNoViolations,
@@ -26,9 +18,9 @@ import {
   progressLine,
   sleep,
   statefulSetPodNames,
-  waitObserved,
   type PlanView,
   type RolloutView,
+  startE2eStack,
 } from './e2e.helpers';
 import { execFileSync } from 'node:child_process';
 
@@ -45,21 +37,11 @@ describe('microservices rollout over REST (e2e)', () => {
   const target = () => ({ cluster: context, namespace: ns });
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    const clusters = ensureClusters(1);
-    kubeconfig = clusters.kubeconfig;
-    context = clusters.contexts[0];
-    applyFixture(kubeconfig, context, ns, 'microservices');
-    stack = new Stack(
-      { name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT },
-      infra,
-    );
-    stack.start('health-watcher');
-    stack.start('executor', 'executor-1');
-    stack.start('planner');
-    await stack.waitReady();
-    await waitObserved(stack, [target()]);
+    ({
+      stack,
+      kubeconfig,
+      contexts: [context],
+    } = await startE2eStack({ name, plannerPort: PORT }));
   });
 
   afterAll(async () => {

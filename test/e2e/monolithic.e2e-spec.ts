@@ -10,16 +10,7 @@
  * one instance unavailable.
  */
 import { AvailabilityObserver } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-  waitFor,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName } from '../support/stack';
 import {
   PodTimeline,
   SETTLED,
@@ -28,8 +19,8 @@ import {
   progressLine,
   sleep,
   statefulSetPodNames,
-  waitObserved,
   type RolloutView,
+  startE2eStack,
 } from './e2e.helpers';
 
 jest.setTimeout(300_000);
@@ -48,40 +39,16 @@ describe('monolithic rollout gated on /ready (e2e)', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    const clusters = ensureClusters(1);
-    kubeconfig = clusters.kubeconfig;
-    context = clusters.contexts[0];
-    applyFixture(kubeconfig, context, ns, 'monolithic');
-    stack = new Stack(
-      {
-        name,
-        kubeconfig,
-        contexts: [context],
-        namespaces: [ns],
-        plannerPort: PORT,
-        readyStubPort: STUB_PORT,
-      },
-      infra,
-    );
-    stack.start('ready-stub', 'ready-stub', {
-      READY_STUB_DELAY_MS: String(STUB_DELAY_MS),
-      READY_STUB_CONTEXT: context,
-      READY_STUB_NAMESPACE: ns,
-    });
-    await waitFor(
-      async () =>
-        (await fetch(`http://127.0.0.1:${STUB_PORT}/healthz`).catch(() => undefined))?.status ===
-        200,
-      60_000,
-      'ready stub /healthz',
-    );
-    stack.start('health-watcher');
-    stack.start('executor', 'executor-1');
-    stack.start('planner');
-    await stack.waitReady();
-    await waitObserved(stack, [{ cluster: context, namespace: ns }]);
+    ({
+      stack,
+      kubeconfig,
+      contexts: [context],
+    } = await startE2eStack({
+      name,
+      plannerPort: PORT,
+      layout: 'monolithic',
+      readyStub: { port: STUB_PORT, delayMs: STUB_DELAY_MS },
+    }));
   });
 
   afterAll(async () => {

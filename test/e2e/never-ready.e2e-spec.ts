@@ -8,24 +8,15 @@
  * `blocked` naming the pod; abort ends it `aborted`; only zone-a's first wave was restarted.
  */
 import { AvailabilityObserver } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName } from '../support/stack';
 import {
   SETTLED,
-  applyFaults,
   expectNoViolations,
   postWhenObserved,
   progressLine,
   sleep,
-  waitObserved,
   type RolloutView,
+  startE2eStack,
 } from './e2e.helpers';
 
 jest.setTimeout(300_000);
@@ -40,22 +31,15 @@ describe('a replacement that never becomes Ready blocks the rollout (e2e)', () =
   let stack: Stack;
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    const clusters = ensureClusters(1);
-    kubeconfig = clusters.kubeconfig;
-    context = clusters.contexts[0];
-    applyFixture(kubeconfig, context, ns, 'microservices');
-    applyFaults(kubeconfig, context, ns, 'microservices', ['ingester-zone-a=never-ready']);
-    stack = new Stack(
-      { name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT },
-      infra,
-    );
-    stack.start('health-watcher');
-    stack.start('executor', 'executor-1');
-    stack.start('planner');
-    await stack.waitReady();
-    await waitObserved(stack, [{ cluster: context, namespace: ns }]);
+    ({
+      stack,
+      kubeconfig,
+      contexts: [context],
+    } = await startE2eStack({
+      name,
+      plannerPort: PORT,
+      faults: ['ingester-zone-a=never-ready'],
+    }));
   });
 
   afterAll(async () => {

@@ -5,16 +5,7 @@
  */
 import type { Admin, Producer } from 'kafkajs';
 import { AvailabilityObserver } from '../support/availability.observer';
-import {
-  Stack,
-  applyFixture,
-  deleteNamespace,
-  ensureBuilt,
-  ensureClusters,
-  ensureInfra,
-  runName,
-  waitFor,
-} from '../support/stack';
+import { Stack, deleteNamespace, runName, waitFor } from '../support/stack';
 import {
   SETTLED,
   expectNoViolations,
@@ -23,8 +14,8 @@ import {
   sleep,
   statefulSetPodNames,
   testKafka,
-  waitObserved,
   type RolloutView,
+  startE2eStack,
 } from './e2e.helpers';
 
 jest.setTimeout(300_000);
@@ -41,23 +32,16 @@ describe('rollout requested by an upgrade-request event (e2e)', () => {
   let admin: Admin;
 
   beforeAll(async () => {
-    ensureBuilt();
-    const infra = ensureInfra();
-    const clusters = ensureClusters(1);
-    kubeconfig = clusters.kubeconfig;
-    context = clusters.contexts[0];
-    applyFixture(kubeconfig, context, ns, 'microservices');
-    stack = new Stack(
-      { name, kubeconfig, contexts: [context], namespaces: [ns], plannerPort: PORT },
-      infra,
-    );
-    stack.start('health-watcher');
-    stack.start('executor', 'executor-1');
-    stack.start('planner');
-    await stack.waitReady();
-    // A request for a target the planner has not observed yet would be refused for good (DLQ).
-    await waitObserved(stack, [{ cluster: context, namespace: ns }]);
-    const kafka = testKafka(infra.KAFKA_BROKERS, `${name}-test`);
+    let kafkaBrokers: string;
+    // startE2eStack waits until the planner has observed the target: a request for a target it
+    // has not seen yet would be refused for good (dead-lettered).
+    ({
+      stack,
+      kafkaBrokers,
+      kubeconfig,
+      contexts: [context],
+    } = await startE2eStack({ name, plannerPort: PORT }));
+    const kafka = testKafka(kafkaBrokers, `${name}-test`);
     producer = kafka.producer({ allowAutoTopicCreation: false });
     admin = kafka.admin();
     await Promise.all([producer.connect(), admin.connect()]);

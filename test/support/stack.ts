@@ -49,13 +49,18 @@ export function ensureClusters(n: number): { kubeconfig: string; contexts: strin
   return { kubeconfig: join(CLUSTER_STATE, 'kubeconfig.yaml'), contexts };
 }
 
-/** Applies the Mimir fixture into `namespace` of a cluster and waits for every pod to be Ready. */
+/**
+ * Applies the Mimir fixture into `namespace` of a cluster and (unless `wait` is false) waits
+ * for every pod to be Ready. Faults (`WORKLOAD=never-ready`) act only on pods created after
+ * they are applied: apply the fixture first, then again with the faults and `wait: false`.
+ */
 export function applyFixture(
   kubeconfig: string,
   context: string,
   namespace: string,
   layout: 'microservices' | 'monolithic',
   faults: string[] = [],
+  { wait = true }: { wait?: boolean } = {},
 ): void {
   const manifest = sh('node', [
     'test/fixtures/mimir/render.mjs',
@@ -71,7 +76,7 @@ export function applyFixture(
     input: manifest,
     stdio: ['pipe', 'ignore', 'inherit'],
   });
-  waitAllReady(kubeconfig, context, namespace);
+  if (wait) waitAllReady(kubeconfig, context, namespace);
 }
 
 export function waitAllReady(

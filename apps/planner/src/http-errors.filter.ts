@@ -41,6 +41,23 @@ export class HttpErrorsFilter implements ExceptionFilter {
       });
       return;
     }
+    // body-parser's own errors (http-errors): 413 for a body over the limit, 415, 400 ...
+    const status = (err as { status?: unknown; expose?: unknown }).status;
+    if (
+      typeof status === 'number' &&
+      status >= 400 &&
+      status < 500 &&
+      (err as { expose?: unknown }).expose
+    ) {
+      const message =
+        status === 413
+          ? `request body larger than the limit (${(err as { limit?: number }).limit ?? '?'} bytes)`
+          : String((err as Error).message);
+      res
+        .status(status)
+        .json({ statusCode: status, error: (err as Error).name ?? 'Bad Request', message });
+      return;
+    }
     this.log.error(err instanceof Error ? err.stack : String(err));
     res.status(500).json({
       statusCode: 500,

@@ -1,5 +1,11 @@
 import { bootstrapService } from '@ringmaster/service-kit';
 import { HttpErrorsFilter } from './http-errors.filter';
+import { plannerConfigFromEnv } from './planner.config';
 import { PlannerModule } from './planner.module';
+import { rateLimit } from './rate-limit.middleware';
 
-void bootstrapService(PlannerModule, 8080, (app) => app.useGlobalFilters(new HttpErrorsFilter()));
+const config = plannerConfigFromEnv();
+void bootstrapService(PlannerModule, 8080, (app) => {
+  app.use(rateLimit(config.rateLimitRps, config.rateLimitBurst));
+  app.useGlobalFilters(new HttpErrorsFilter());
+});

@@ -7,6 +7,7 @@
  *   PLANNER_BATCH_MS     observations within this window are decided together (default 250)
  *   PLANNER_LEASE_TTL_MS leader lease lifetime; renewed every third of it (default 10000)
  *   PLANNER_GROUP_ID     consumer group of the leader's inputs (default ringmaster-planner)
+ *   PLANNER_RATE_LIMIT_RPS / PLANNER_RATE_LIMIT_BURST  POSTs per client (default 20/s, burst 40; 0 = off)
  */
 import { hostname } from 'node:os';
 import { DEFAULT_BATCH_MS } from '@ringmaster/rollout-core';
@@ -16,16 +17,18 @@ export interface PlannerConfig {
   batchMs: number;
   leaseTtlMs: number;
   groupId: string;
+  rateLimitRps: number;
+  rateLimitBurst: number;
 }
 
 export class PlannerConfigError extends Error {}
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new PlannerConfigError(`${name}: must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new PlannerConfigError(`${name}: must be an integer >= ${min}, got "${raw}"`);
   return n;
 }
 
@@ -35,5 +38,7 @@ export function plannerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Plan
     batchMs: positiveInt(env, 'PLANNER_BATCH_MS', DEFAULT_BATCH_MS),
     leaseTtlMs: positiveInt(env, 'PLANNER_LEASE_TTL_MS', 10_000),
     groupId: env.PLANNER_GROUP_ID?.trim() || 'ringmaster-planner',
+    rateLimitRps: positiveInt(env, 'PLANNER_RATE_LIMIT_RPS', 20, 0),
+    rateLimitBurst: positiveInt(env, 'PLANNER_RATE_LIMIT_BURST', 40),
   };
 }

@@ -17,7 +17,14 @@ import type { OutboxRelay } from '../src/outbox.relay';
 
 const target = { cluster: 'c1', namespace: 'mimir' };
 const relay = { kick: () => undefined } as unknown as OutboxRelay;
-const config = { plannerId: 'x', batchMs: 1, leaseTtlMs: 10_000, groupId: 'g' };
+const config = {
+  plannerId: 'x',
+  batchMs: 1,
+  leaseTtlMs: 10_000,
+  groupId: 'g',
+  rateLimitRps: 0,
+  rateLimitBurst: 1,
+};
 
 function observe(
   store: ObservedStateStore,
