@@ -22,6 +22,7 @@ interface ComponentView {
   total: number;
   limit?: number;
   activeZone?: string;
+  zones?: { zone: string; updated: number; total: number }[];
   inFlight: { pod: string }[];
   waiting?: string;
   reason?: string;
@@ -57,7 +58,9 @@ function render(v: RolloutView): string {
     lines.push(`  ${t.target}`);
     for (const c of t.components) {
       const now = c.inFlight.length ? ` restarting ${c.inFlight.map((f) => f.pod).join(', ')}` : '';
-      const zone = c.activeZone ? ` zone ${c.activeZone}` : '';
+      const zone = c.zones
+        ? ` ${c.zones.map((z) => `${z.zone} ${bar(z.updated, z.total, 4)}`).join(' ')}`
+        : '';
       lines.push(
         `    ${c.component.padEnd(16)} ${bar(c.restarted, c.total)} ${String(c.restarted).padStart(3)}/${String(c.total).padEnd(3)} limit ${String(c.limit ?? '?').padEnd(3)} ${c.status}${zone}${now}${c.waiting ? ` (${c.waiting})` : ''}${c.reason ? ` (${c.reason})` : ''}`,
       );

@@ -91,7 +91,7 @@ export class RolloutHttpController {
   @Get(':id')
   async get(@Param('id') id: string) {
     const r = await this.rollouts.get(id);
-    return rolloutView(r, await this.rollouts.planOf(id), Date.now());
+    return rolloutView(r, await this.rollouts.planOf(id), Date.now(), this.rollouts.observed());
   }
 
   @Get(':id/events')

@@ -100,6 +100,11 @@ export class RolloutService {
     return { kind: created ? 'created' : 'existing', rollout, plan: p };
   }
 
+  /** What the planner observes now (for per-zone progress). */
+  observed() {
+    return this.store.fleet;
+  }
+
   async get(id: string): Promise<RolloutRecord> {
     const r = await this.repo.get(id).catch(() => null);
     if (!r) throw new RolloutRequestError(404, [`rollout ${id} not found`]);

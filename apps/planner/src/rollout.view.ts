@@ -2,7 +2,7 @@
  * What GET /v1/rollouts/{id} shows: status and blocking reason, the plan, and progress per
  * target, component and zone, with a remaining-time estimate from the plan.
  */
-import type { RolloutState } from '@ringmaster/rollout-core';
+import type { ComponentState, ObservedFleet, PodObs, RolloutState } from '@ringmaster/rollout-core';
 import { summarizeProgress } from '@ringmaster/contracts';
 import type { RolloutRecord } from '@ringmaster/persistence';
 
@@ -31,7 +31,42 @@ export function rolloutSummary(r: RolloutRecord) {
   };
 }
 
-export function rolloutView(r: RolloutRecord, plan: unknown, now: number) {
+/**
+ * Per zone of a zone-aware StatefulSet component, from what is observed now: pods at the
+ * rollout's target revision and Ready, of all pods in the zone.
+ *
+ * zoneProgress(component with zone-a 2/2 at r2 and zone-b 0/2) ->
+ *   [{ zone: 'zone-a', updated: 2, total: 2 }, { zone: 'zone-b', updated: 0, total: 2 }]
+ */
+export function zoneProgress(
+  c: ComponentState,
+  pods: Record<string, PodObs> | undefined,
+): { zone: string; updated: number; total: number }[] | undefined {
+  if (!pods) return undefined;
+  const byZone = new Map<string, { zone: string; updated: number; total: number }>();
+  for (const p of Object.values(pods)) {
+    if (!p.zone || !(p.workload in c.workloads)) continue;
+    const z = byZone.get(p.zone) ?? { zone: p.zone, updated: 0, total: 0 };
+    z.total++;
+    if (
+      p.ready &&
+      p.revision === c.workloads[p.workload].targetRevision &&
+      c.inFlight[p.name]?.uid !== p.uid
+    )
+      z.updated++;
+    byZone.set(p.zone, z);
+  }
+  return byZone.size > 1
+    ? [...byZone.values()].sort((a, b) => a.zone.localeCompare(b.zone))
+    : undefined;
+}
+
+export function rolloutView(
+  r: RolloutRecord,
+  plan: unknown,
+  now: number,
+  observed: ObservedFleet = {},
+) {
   const s: RolloutState = r.state;
   const p = (plan ?? {}) as PlanLike;
   const elapsed = s.startedAt !== undefined ? ((s.endedAt ?? now) - s.startedAt) / 1000 : 0;
@@ -73,6 +108,7 @@ export function rolloutView(r: RolloutRecord, plan: unknown, now: number) {
               zoneAware: limit?.zoneAware,
               basis: limit?.basis,
               activeZone: c.activeZone || undefined,
+              zones: zoneProgress(c, observed[key]?.pods[name]),
               inFlight: inFlight.map(([pod, f]) => ({
                 pod,
                 zone: f.zone,
