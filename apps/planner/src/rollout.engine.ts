@@ -23,7 +23,6 @@ import {
   type Command,
   type RolloutEvent,
   type RolloutState,
-  type TargetKey,
 } from '@ringmaster/rollout-core';
 import {
   commandKey,
@@ -303,5 +302,3 @@ export class RolloutEngine {
     );
   }
 }
-
-export type { TargetKey };
