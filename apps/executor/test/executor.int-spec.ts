@@ -49,6 +49,7 @@ import type { Command } from '@ringmaster/rollout-core';
 import { CommandConsumer } from '../src/command.consumer';
 import { EXECUTOR_CONFIG, loadExecutorConfig, type ExecutorConfig } from '../src/executor.config';
 import { ExecutorModule } from '../src/executor.module';
+import { waitFor } from '../../../test/support/wait-for';
 
 jest.setTimeout(120_000);
 
@@ -99,28 +100,6 @@ const deadLetters: DeadLetterMessage[] = [];
 let seq = 0;
 
 // ------------------------------------------------------------------ helpers
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const resultsOf = (id: string) => results.filter((r) => r.commandId === id);
 const finalOf = (id: string) =>

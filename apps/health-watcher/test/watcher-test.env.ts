@@ -23,6 +23,7 @@ import {
   type WorkloadStateMessage,
 } from '@ringmaster/contracts';
 import { parseContextEntry, type KubeClusterClients } from '@ringmaster/kube';
+export { waitFor } from '../../../test/support/wait-for';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 
@@ -48,30 +49,6 @@ export function testContextEntry(): { entry: string; name: string; context: stri
 
 export function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 8);
-}
-
-/** Polls `fn` until it returns something other than undefined/false. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** The monolithic fixture (StatefulSet `mimir`, 3 pods, PDB, headless service) in `namespace`. */

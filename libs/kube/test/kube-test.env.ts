@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type KubeClusterClients, loadClusters, parseContextList } from '../src';
+export { waitFor } from '../../../test/support/wait-for';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 
@@ -77,30 +78,6 @@ export async function deleteNamespace(c: KubeClusterClients, name: string): Prom
     });
   } catch {
     // already gone
-  }
-}
-
-/** Polls `fn` until it returns a value other than undefined/false. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
