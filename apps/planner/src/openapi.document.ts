@@ -159,7 +159,7 @@ export function openApiDocument(): object {
               name: 'after',
               in: 'query',
               required: false,
-              schema: { type: 'string', pattern: '^\\d+$' },
+              schema: { type: 'string', pattern: '^\\d{1,18}$' },
             },
           ],
           responses: {

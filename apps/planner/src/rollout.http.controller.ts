@@ -25,13 +25,15 @@ import {
 import type { Response } from 'express';
 import { z } from 'zod';
 import { RolloutRequestSchema, validate } from '@ringmaster/contracts';
-import { ROLLOUT_STATUSES, InvalidCursorError } from '@ringmaster/persistence';
-import type { RolloutStatus } from '@ringmaster/rollout-core';
+import { InvalidCursorError } from '@ringmaster/persistence';
+import { parseListQuery, type RawQuery } from './list-query';
 import { RolloutRequestError, RolloutService } from './rollout.service';
 import { rolloutSummary, rolloutView } from './rollout.view';
 
 const ControlBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/** Event ids are bigint: more digits would overflow in Postgres (a 500, not a 400). */
+export const EVENT_ID = /^\d{1,18}$/;
 
 @Controller('v1/rollouts')
 export class RolloutHttpController {
@@ -63,23 +65,11 @@ export class RolloutHttpController {
   }
 
   @Get()
-  async list(@Query() q: Record<string, string | string[] | undefined>) {
-    const statuses = ([] as string[]).concat(q.status ?? []).flatMap((s) => s.split(','));
-    const bad = statuses.filter((s) => !(ROLLOUT_STATUSES as readonly string[]).includes(s));
-    if (bad.length)
-      throw new RolloutRequestError(400, [
-        `status: unknown value(s) ${bad.join(', ')} (one of ${ROLLOUT_STATUSES.join(', ')})`,
-      ]);
-    const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500))
-      throw new RolloutRequestError(400, ['limit: an integer 1-500']);
+  async list(@Query() q: RawQuery) {
+    const parsed = parseListQuery(q);
+    if (!parsed.ok) throw new RolloutRequestError(400, parsed.problems);
     try {
-      const page = await this.rollouts.list({
-        status: statuses.length ? (statuses as RolloutStatus[]) : undefined,
-        cluster: typeof q.cluster === 'string' ? q.cluster : undefined,
-        limit,
-        cursor: typeof q.cursor === 'string' ? q.cursor : undefined,
-      });
+      const page = await this.rollouts.list(parsed.value);
       return { items: page.items.map(rolloutSummary), nextCursor: page.nextCursor };
     } catch (e) {
       if (e instanceof InvalidCursorError)
@@ -97,8 +87,8 @@ export class RolloutHttpController {
   @Get(':id/events')
   async events(@Param('id') id: string, @Query('after') after?: string) {
     await this.rollouts.get(id);
-    if (after !== undefined && !/^\d+$/.test(after))
-      throw new RolloutRequestError(400, ['after: an event id']);
+    if (after !== undefined && !EVENT_ID.test(after))
+      throw new RolloutRequestError(400, ['after: an event id (1-18 digits)']);
     const items = await this.rollouts.events(id, after);
     return {
       items: items.map((e) => ({
