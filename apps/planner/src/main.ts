@@ -1,4 +1,5 @@
 import { bootstrapService } from '@ringmaster/service-kit';
+import { answerClientErrors } from './client-error';
 import { HttpErrorsFilter } from './http-errors.filter';
 import { plannerConfigFromEnv } from './planner.config';
 import { PlannerModule } from './planner.module';
@@ -8,4 +9,5 @@ const config = plannerConfigFromEnv();
 void bootstrapService(PlannerModule, 8080, (app) => {
   app.use(rateLimit(config.rateLimitRps, config.rateLimitBurst));
   app.useGlobalFilters(new HttpErrorsFilter());
+  answerClientErrors(app.getHttpServer());
 });
