@@ -386,11 +386,33 @@ function uniqueTargets(targets: readonly TargetRef[]): TargetRef[] {
 }
 
 /** Opaque to callers: base64url of [created_at as Postgres prints it, id]. */
-function encodeCursor(createdAt: string, id: string): string {
+/** Exported for its unit test. */
+export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id]), 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
+/**
+ * The shape alone let `2026-99-99 99:99:99+00` through to Postgres, which refused it
+ * ("date/time field value out of range") and the list answered 500 instead of 400.
+ */
+function onTheCalendar(ts: string): boolean {
+  const m = /^(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+)(?:\.\d+)?[+-](\d+)/.exec(ts);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se, oh] = m.slice(1).map(Number);
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  return (
+    t.getUTCFullYear() === y &&
+    t.getUTCMonth() === mo - 1 &&
+    t.getUTCDate() === d &&
+    t.getUTCHours() === h &&
+    t.getUTCMinutes() === mi &&
+    t.getUTCSeconds() === se &&
+    oh <= 15
+  );
+}
+
+/** Exported for its unit test. */
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (
@@ -399,7 +421,8 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
       typeof v[0] === 'string' &&
       typeof v[1] === 'string' &&
       UUID.test(v[1]) &&
-      PG_TIMESTAMPTZ.test(v[0])
+      PG_TIMESTAMPTZ.test(v[0]) &&
+      onTheCalendar(v[0])
     ) {
       return { createdAt: v[0], id: v[1] };
     }
