@@ -21,6 +21,15 @@ describe('parseListQuery (GET /v1/rollouts)', () => {
     expect(parseListQuery({ cursor: 'a\0' })).toMatchObject({ ok: false });
   });
 
+  // Found by schemathesis: ?cluster= was a filter that matched nothing (200), not a 400.
+  it('refuses an empty cluster or cursor', () => {
+    expect(parseListQuery({ cluster: '' })).toEqual({
+      ok: false,
+      problems: ['cluster: empty (leave it out instead)'],
+    });
+    expect(parseListQuery({ cursor: '' })).toMatchObject({ ok: false });
+  });
+
   // Found by schemathesis: ?=false was accepted (200) and silently ignored.
   it('refuses an unknown parameter', () => {
     expect(parseListQuery({ '': 'false' })).toEqual({

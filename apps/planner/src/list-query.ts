@@ -25,6 +25,10 @@ function single(q: RawQuery, name: string, problems: string[]): string | undefin
     problems.push(`${name}: give it once, as a plain value`);
     return undefined;
   }
+  if (v === '') {
+    problems.push(`${name}: empty (leave it out instead)`);
+    return undefined;
+  }
   if (v.includes('\0')) {
     problems.push(`${name}: must not contain a NUL character`);
     return undefined;

@@ -104,14 +104,24 @@ export function openApiDocument(): object {
               required: false,
               schema: { type: 'string', enum: ROLLOUT_STATUSES },
             },
-            { name: 'cluster', in: 'query', required: false, schema: { type: 'string' } },
+            {
+              name: 'cluster',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', minLength: 1 },
+            },
             {
               name: 'limit',
               in: 'query',
               required: false,
               schema: { type: 'integer', minimum: 1, maximum: 500 },
             },
-            { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
+            {
+              name: 'cursor',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', minLength: 1 },
+            },
           ],
           responses: {
             '200': {
