@@ -4,6 +4,7 @@
  * internals.
  */
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
 import { RolloutRequestError } from './rollout.service';
 
@@ -36,7 +37,7 @@ export class HttpErrorsFilter implements ExceptionFilter {
         typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? err.message);
       res.status(status).json({
         statusCode: status,
-        error: err.name.replace(/Exception$/, ''),
+        error: STATUS_CODES[status] ?? err.name.replace(/Exception$/, ''),
         message: Array.isArray(message) ? message.join('; ') : String(message),
       });
       return;
@@ -53,9 +54,10 @@ export class HttpErrorsFilter implements ExceptionFilter {
         status === 413
           ? `request body larger than the limit (${(err as { limit?: number }).limit ?? '?'} bytes)`
           : String((err as Error).message);
+      // The reason phrase, like every other error answer ('Bad Request', not 'BadRequestError').
       res
         .status(status)
-        .json({ statusCode: status, error: (err as Error).name ?? 'Bad Request', message });
+        .json({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
       return;
     }
     this.log.error(err instanceof Error ? err.stack : String(err));
