@@ -3,7 +3,7 @@
 # requests to one planner process (its own topic prefix and database schema; no cluster, so
 # every target is unknown and a valid request is answered 422). Fails on any 5xx, on a status
 # or content type the spec does not list, or on a body that does not match its schema.
-#   API_FUZZ_MAX_EXAMPLES (50), API_FUZZ_SEED (1), API_FUZZ_PORT (13180)
+#   API_FUZZ_MAX_EXAMPLES (50), API_FUZZ_SEED (1), API_FUZZ_PORT (13180), API_FUZZ_NAME (apifuzz)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,7 +13,7 @@ spec_version=("schemathesis>=3.30,<4" "hypothesis<6.131")
 max_examples="${API_FUZZ_MAX_EXAMPLES:-50}"
 seed="${API_FUZZ_SEED:-1}"
 port="${API_FUZZ_PORT:-13180}"
-name="apifuzz$$"
+name="${API_FUZZ_NAME:-apifuzz}" # topic prefix and schema, reused by every run
 
 # hypothesis 6.131+ changed an internal API schemathesis 3.x relies on ("'many' object has no
 # attribute 'more'"), so it is pinned too; the stamp reinstalls when the pins change.
@@ -68,13 +68,20 @@ curl -fsS -o /dev/null "${base}/readyz" || {
   exit 1
 }
 
+# Negative data (values outside the spec) is sent too, and every answer to it must still be a
+# documented 4xx in the JSON error shape. negative_data_rejection itself is left out: a query
+# value mutated to another type serializes to a valid string (?cluster=0), a false positive.
+# Hypothesis keeps its files out of the work tree; no example database, so a seed repeats a run.
+export HYPOTHESIS_STORAGE_DIRECTORY="${cache}/hypothesis"
 "${venv}/bin/schemathesis" --version >&2
 status=0
 "${venv}/bin/schemathesis" run "${base}/openapi.json" \
   --checks all \
+  --exclude-checks negative_data_rejection \
   --data-generation-method all \
   --hypothesis-max-examples "${max_examples}" \
   --hypothesis-seed "${seed}" \
+  --hypothesis-database none \
   --hypothesis-deadline 5000 \
   --request-timeout 10000 \
   --junit-xml "${report}" \
