@@ -106,7 +106,7 @@ export class RolloutService {
   }
 
   async get(id: string): Promise<RolloutRecord> {
-    const r = await this.repo.get(id).catch(() => null);
+    const r = await this.repo.get(id); // null for an unknown or malformed id; a database error stays a 500
     if (!r) throw new RolloutRequestError(404, [`rollout ${id} not found`]);
     return r;
   }
