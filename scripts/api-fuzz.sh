@@ -25,6 +25,8 @@ if [[ ! -x "${venv}/bin/schemathesis" || "$(cat "${venv}/.pins" 2>/dev/null)" !=
   echo "${spec_version[*]}" >"${venv}/.pins"
 fi
 
+started_infra=0
+bash scripts/infra.sh status >/dev/null 2>&1 || started_infra=1
 bash scripts/infra.sh up >&2
 set -a
 # shellcheck disable=SC1091
@@ -48,8 +50,12 @@ KAFKA_TOPIC_PREFIX="${name}." \
   node dist/apps/planner/src/main.js >"${log}" 2>&1 &
 planner=$!
 stop_planner() {
+  local rc=$?
   kill -TERM "${planner}" 2>/dev/null || true
   wait "${planner}" 2>/dev/null || true
+  # Stop Kafka and Postgres again only if this script started them.
+  if ((started_infra)); then bash scripts/infra.sh down >&2 || true; fi
+  return "${rc}"
 }
 trap stop_planner EXIT
 
