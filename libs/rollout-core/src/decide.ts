@@ -19,7 +19,6 @@
  */
 import {
   type AuditEntry,
-  type Change,
   type Command,
   type ComponentState,
   type Decision,
@@ -460,7 +459,7 @@ class Decider {
           rolloutId: this.state.id,
           target: parseTargetKey(key),
           workload: w.name,
-          change: this.changeFor(),
+          change: this.state.spec.change,
           maxUnavailable: Math.min(policy.limit, Math.max(1, w.replicas)),
           minReadySeconds: this.state.spec.soakSeconds,
         });
@@ -514,10 +513,6 @@ class Decider {
     this.log('component-succeeded', `${key} ${name}: all ${c.total} instance(s) replaced`);
   }
 
-  private changeFor(): Change {
-    return this.state.spec.change;
-  }
-
   /**
    * StatefulSets: apply the change to every template first (OnDelete: nothing restarts), learn
    * the update revision, then restart pods under the limit, as a sliding window.
@@ -561,7 +556,7 @@ class Decider {
           rolloutId: this.state.id,
           target: parseTargetKey(key),
           workload: w.name,
-          change: this.changeFor(),
+          change: this.state.spec.change,
           takeOver: w.updateStrategy === 'RollingUpdate',
         });
       }
