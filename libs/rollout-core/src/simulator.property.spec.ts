@@ -146,28 +146,38 @@ describe('rollout properties (fast-check, simulated)', () => {
 
   const faultsArb = (t: Topology): fc.Arbitrary<SimFaults> => {
     const pods = statefulPods(workloadsOf(t));
-    return fc.record({
-      duplicate: fc.double({ min: 0, max: 0.3, noNaN: true }),
-      reorder: fc.double({ min: 0, max: 0.3, noNaN: true }),
-      drop: fc.double({ min: 0, max: 0.2, noNaN: true }),
-      duplicateCommand: fc.double({ min: 0, max: 0.3, noNaN: true }),
-      pdbRefusal: fc.double({ min: 0, max: 0.3, noNaN: true }),
-      crashLoop: fc.double({ min: 0, max: 0.2, noNaN: true }),
-      neverReady: fc.subarray(pods, { maxLength: Math.min(2, pods.length) }),
-      preUnavailable: fc.subarray(pods, { maxLength: Math.min(2, pods.length) }),
-      controls: fc.oneof(
-        fc.constant([] as SimFaults['controls']),
-        fc
-          .tuple(fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 1, max: 120_000 }))
-          .map(([at, d]) => [
-            { at, event: { kind: 'pause' as const } },
-            { at: at + d, event: { kind: 'resume' as const } },
-          ]),
-        fc
-          .integer({ min: 0, max: 600_000 })
-          .map((at) => [{ at, event: { kind: 'abort' as const } }]),
-      ),
-    });
+    const rate = (max: number) => fc.double({ min: 0, max, noNaN: true });
+    // Lost observations and crash loops are drawn apart: a pod that crashes after it is back,
+    // while the event saying so is lost, looks Ready to any controller until the next re-list,
+    // so no limit can be promised for that combination (found by this property; the README says
+    // so under Tests). Each is exercised on its own.
+    const lossOrCrash = fc.oneof(
+      fc.record({ drop: rate(0.2), crashLoop: fc.constant(0) }),
+      fc.record({ drop: fc.constant(0), crashLoop: rate(0.2) }),
+    );
+    return fc
+      .record({
+        duplicate: rate(0.3),
+        reorder: rate(0.3),
+        duplicateCommand: rate(0.3),
+        pdbRefusal: rate(0.3),
+        lossOrCrash,
+        neverReady: fc.subarray(pods, { maxLength: Math.min(2, pods.length) }),
+        preUnavailable: fc.subarray(pods, { maxLength: Math.min(2, pods.length) }),
+        controls: fc.oneof(
+          fc.constant([] as SimFaults['controls']),
+          fc
+            .tuple(fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 1, max: 120_000 }))
+            .map(([at, d]) => [
+              { at, event: { kind: 'pause' as const } },
+              { at: at + d, event: { kind: 'resume' as const } },
+            ]),
+          fc
+            .integer({ min: 0, max: 600_000 })
+            .map((at) => [{ at, event: { kind: 'abort' as const } }]),
+        ),
+      })
+      .map(({ lossOrCrash, ...rest }) => ({ ...rest, ...lossOrCrash }));
   };
 
   it('under faults: never over a limit, never a pod restarted twice, and every run ends', () => {
