@@ -16,6 +16,8 @@
 #
 # Environment (all optional):
 #   KAFKA_PORT (19092)  KAFKA_CONTROLLER_PORT (19093)  KAFKA_VERSION (3.9.2)
+#   KAFKA_PROXIED_PORT (19094): a second plaintext listener, advertised as
+#   KAFKA_PROXIED_ADVERTISED_PORT (19095), where a fault proxy forwards to it (chaos tests)
 #   RINGMASTER_CACHE ($HOME/.cache/ringmaster)        jars: $RINGMASTER_CACHE/kafka/<ver>/libs
 #   RINGMASTER_STATE ($HOME/.local/state/ringmaster)  data, logs, pid: $RINGMASTER_STATE/kafka
 #   KAFKA_HEAP_OPTS (-Xms128m -Xmx512m)  KAFKA_START_TIMEOUT (120 s)  KAFKA_STOP_TIMEOUT (30 s)
@@ -28,6 +30,8 @@ KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"   # keep in step with <kafka.version> in
 KAFKA_HOST=127.0.0.1                      # loopback only, on purpose
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_PROXIED_PORT="${KAFKA_PROXIED_PORT:-19094}"
+KAFKA_PROXIED_ADVERTISED_PORT="${KAFKA_PROXIED_ADVERTISED_PORT:-19095}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
@@ -104,6 +108,8 @@ render_config() {
   mkdir -p "$DATA_DIR" "$LOG_DIR"
   sed -e "s|@HOST@|$KAFKA_HOST|g" -e "s|@PORT@|$KAFKA_PORT|g" \
       -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@LOG_DIRS@|$DATA_DIR|g" \
+      -e "s|@PROXIED_PORT@|$KAFKA_PROXIED_PORT|g" \
+      -e "s|@PROXIED_ADVERTISED_PORT@|$KAFKA_PROXIED_ADVERTISED_PORT|g" \
       "$SCRIPT_DIR/server.properties.template" >"$PROPS_FILE.tmp"
   mv "$PROPS_FILE.tmp" "$PROPS_FILE"
 }
@@ -136,7 +142,7 @@ cmd_start() {
   fi
   rm -f "$PID_FILE"
   local p
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_PROXIED_PORT"; do
     port_open "$p" && die "port $KAFKA_HOST:$p is already in use by another process (not this broker); free it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
   done
   ensure_libs

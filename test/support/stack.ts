@@ -5,9 +5,17 @@
  * schema and its own namespaces.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hashApiToken, newApiToken } from '../../apps/planner/src/auth/api-token';
 
 export const ROOT = resolve(__dirname, '../..');
 const STATE = process.env.RINGMASTER_STATE ?? join(homedir(), '.local/state/ringmaster');
@@ -157,11 +165,18 @@ export interface StackOptions {
   plannerPort: number;
   readyStubPort?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * API tokens besides the stack's own (`stack.token`, scope `roll:*\/*`): name -> scopes.
+   * Their plaintext is in `stack.tokens[name]`.
+   */
+  tokens?: Record<string, string[]>;
 }
 
 export class Stack {
   private readonly procs = new Map<string, ChildProcess>();
   readonly base: NodeJS.ProcessEnv;
+  /** Plaintext API tokens by name; `admin` may roll and read everything. */
+  readonly tokens: Record<string, string> = {};
 
   constructor(
     readonly opts: StackOptions,
@@ -169,6 +184,14 @@ export class Stack {
   ) {
     mkdirSync(LOG_DIR, { recursive: true });
     const schema = opts.name.replace(/[^a-z0-9_]/g, '_');
+    // The planner keeps only hashes (PLANNER_TOKENS_FILE); the plaintext stays in this process.
+    const scopes: Record<string, string[]> = { admin: ['roll:*/*'], ...opts.tokens };
+    const entries = Object.entries(scopes).map(([name, s]) => {
+      this.tokens[name] = newApiToken();
+      return { name, sha256: hashApiToken(this.tokens[name]), scopes: s };
+    });
+    const tokensFile = join(LOG_DIR, `${opts.name}-tokens.json`);
+    writeFileSync(tokensFile, JSON.stringify({ tokens: entries }, null, 2), { mode: 0o600 });
     this.base = {
       KAFKA_BROKERS: infra.KAFKA_BROKERS,
       KAFKA_TOPIC_PREFIX: `${opts.name}.`,
@@ -178,6 +201,7 @@ export class Stack {
       RINGMASTER_CONTEXTS: opts.contexts.join(','),
       RINGMASTER_NAMESPACES: opts.namespaces.join(','),
       PLANNER_GROUP_ID: `${opts.name}-planner`,
+      PLANNER_TOKENS_FILE: tokensFile,
       EXECUTOR_GROUP_ID: `${opts.name}-executor`,
       ...(opts.readyStubPort
         ? {
@@ -187,6 +211,11 @@ export class Stack {
       NO_COLOR: '1',
       ...opts.env,
     };
+  }
+
+  /** The admin token (scope `roll:*\/*`), sent by api() unless a request sets `authorization`. */
+  get token(): string {
+    return this.tokens.admin;
   }
 
   get plannerUrl(): string {
@@ -259,7 +288,11 @@ export class Stack {
   ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.plannerUrl}${path}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers: { 'content-type': 'application/json', ...init.headers },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${this.token}`,
+        ...init.headers,
+      },
       body:
         init.body === undefined
           ? undefined

@@ -63,6 +63,14 @@ export const TOPICS = {
   deadLetter: 'ringmaster.dead-letter',
 } as const;
 
+/**
+ * Kafka header of a `rollout.requests` event that names and proves its producer: the same
+ * bearer token the REST API takes (`Bearer rm_...`), checked against the same scopes. The
+ * planner never copies it into the dead-letter topic or a log line. Only the planner should be
+ * allowed to read `rollout.requests` (a Kafka ACL), as it holds these headers.
+ */
+export const REQUEST_AUTH_HEADER = 'authorization';
+
 export type TopicId = keyof typeof TOPICS;
 export type TopicNames = { readonly [K in TopicId]: string };
 
