@@ -3,6 +3,7 @@
 #   unit  *.spec.ts       pure core, mappers, services' logic (no I/O)
 #   int   *.int-spec.ts   real Kafka, Postgres and a kwok Kubernetes control plane
 #   e2e   *.e2e-spec.ts   planner, executors and health watcher as separate processes
+#   chaos *.chaos-spec.ts the fault campaign (scripts/chaos.sh: npm run test:chaos)
 # It installs what is missing (npm packages, Postgres, Kafka jars, the Kubernetes binaries),
 # starts Kafka, Postgres and two kwok clusters, and stops again whatever it started itself.
 # Lanes can be chosen: scripts/test.sh unit int   (default: unit int e2e)
