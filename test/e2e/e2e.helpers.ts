@@ -5,7 +5,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import {
+  AssignerProtocol,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type Producer,
+} from 'kafkajs';
 import type { ObserverReport } from '../support/availability.observer';
 import {
   Stack,
@@ -13,6 +21,7 @@ import {
   ensureBuilt,
   ensureClusters,
   ensureInfra,
+  waitAllReady,
   waitFor,
 } from '../support/stack';
 
@@ -110,6 +119,8 @@ export interface E2eStackOptions {
   readyStub?: { port: number; delayMs: number };
   /** Runs once the fixture is Ready, before any service starts (e.g. an observer). */
   beforeServices?: (kubeconfig: string, contexts: string[]) => Promise<void>;
+  /** More namespaces with the fixture, watched too (one per case of a spec sharing a stack). */
+  moreNamespaces?: string[];
 }
 
 export interface E2eStack {
@@ -128,8 +139,10 @@ export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
   const infra = ensureInfra();
   const { kubeconfig, contexts } = ensureClusters(o.clusters ?? 1);
   const layout = o.layout ?? 'microservices';
+  const namespaces = [o.name, ...(o.moreNamespaces ?? [])];
   for (const c of contexts) {
-    applyFixture(kubeconfig, c, o.name, layout);
+    for (const ns of namespaces) applyFixture(kubeconfig, c, ns, layout, [], { wait: false });
+    for (const ns of namespaces) waitAllReady(kubeconfig, c, ns);
     if (o.faults?.length) applyFixture(kubeconfig, c, o.name, layout, o.faults, { wait: false });
   }
   await o.beforeServices?.(kubeconfig, contexts);
@@ -138,7 +151,7 @@ export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
       name: o.name,
       kubeconfig,
       contexts,
-      namespaces: [o.name],
+      namespaces,
       plannerPort: o.plannerPort,
       readyStubPort: o.readyStub?.port,
     },
@@ -164,7 +177,7 @@ export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
   await stack.waitReady();
   await waitObserved(
     stack,
-    contexts.map((cluster) => ({ cluster, namespace: o.name })),
+    contexts.flatMap((cluster) => namespaces.map((namespace) => ({ cluster, namespace }))),
   );
   return { stack, kafkaBrokers: infra.KAFKA_BROKERS, kubeconfig, contexts };
 }
@@ -265,6 +278,49 @@ export function progressLine(r: RolloutView): string {
     .join(' | ');
 }
 
+/**
+ * Member client id -> partitions of `topic` it holds, once group `groupId` is Stable with
+ * `members` members that each hold some (read from the group's description).
+ */
+export async function groupAssignment(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  members: number,
+): Promise<Map<string, number[]>> {
+  let out = new Map<string, number[]>();
+  let last = '';
+  await waitFor(
+    async () => {
+      const { groups } = await admin.describeGroups([groupId]);
+      const g = groups[0];
+      last = `${g.state} ${g.members.map((m) => m.clientId).join(',')}`;
+      if (g.state !== 'Stable' || g.members.length !== members) return false;
+      out = new Map(
+        g.members.map((m) => [
+          m.clientId,
+          AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [],
+        ]),
+      );
+      return [...out.values()].every((ps) => ps.length > 0);
+    },
+    90_000,
+    `group ${groupId} stable with ${members} members`,
+    () => last,
+  );
+  return out;
+}
+
+/** The partition the services' producers (murmur2, as the Java client) put `key` on. */
+export async function partitionOf(admin: Admin, topic: string, key: string): Promise<number> {
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  return Partitioners.DefaultPartitioner()({
+    topic,
+    partitionMetadata: meta.topics[0].partitions,
+    message: { key, value: null },
+  });
+}
+
 export function testKafka(brokers: string, clientId: string): Kafka {
   return new Kafka({
     clientId,
@@ -332,6 +388,8 @@ export class PodTimeline {
     kubeconfig: string,
     context: string,
     private readonly namespace: string,
+    /** Called at each event as it is recorded (a test acting at the very moment, e.g. a kill). */
+    private readonly listener?: (e: TimelineEvent) => void,
   ) {
     this.kc.loadFromFile(kubeconfig);
     this.kc.setCurrentContext(context);
@@ -377,6 +435,7 @@ export class PodTimeline {
     const uid = p.metadata!.uid!;
     const pod = p.metadata!.name!;
     const at = Date.now();
+    const before = this.events.length;
     const prev = this.state.get(uid);
     const now = {
       ready: type !== 'DELETED' && isReady(p),
@@ -390,6 +449,7 @@ export class PodTimeline {
       this.events.push({ at, pod, uid, what: 'not-ready' });
     if (type === 'DELETED') this.state.delete(uid);
     else this.state.set(uid, now);
+    if (this.listener) for (const e of this.events.slice(before)) this.listener(e);
   }
 }
 

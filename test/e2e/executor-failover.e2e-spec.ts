@@ -11,13 +11,15 @@
  * kills an executor that is acting on a cluster, and checks from the results topic that the
  * survivor acted on that cluster after the kill.
  */
-import { AssignerProtocol, Partitioners, type Admin, type Consumer, type Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { AvailabilityObserver, type ObserverReport } from '../support/availability.observer';
 import { Stack, deleteNamespace, runName, waitFor } from '../support/stack';
 import {
   SETTLED,
   collect,
   expectNoViolations,
+  groupAssignment,
+  partitionOf,
   postWhenObserved,
   progressLine,
   sleep,
@@ -62,48 +64,12 @@ describe('executor failover mid-rollout (e2e)', () => {
     for (const c of contexts ?? []) deleteNamespace(kubeconfig, c, ns);
   });
 
-  /** executor id -> partitions of the commands topic it holds, once the group is stable with both. */
-  async function assignment(topic: string): Promise<Map<string, number[]>> {
-    const group = `${name}-executor`;
-    let out = new Map<string, number[]>();
-    let last = '';
-    await waitFor(
-      async () => {
-        const { groups } = await admin.describeGroups([group]);
-        const g = groups[0];
-        last = `${g.state} ${g.members.map((m) => m.clientId).join(',')}`;
-        if (g.state !== 'Stable' || g.members.length !== EXECUTORS.length) return false;
-        out = new Map(
-          g.members.map((m) => [
-            m.clientId,
-            AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [],
-          ]),
-        );
-        return [...out.values()].every((ps) => ps.length > 0);
-      },
-      90_000,
-      `group ${group} stable with ${EXECUTORS.length} members`,
-      () => last,
-    );
-    return out;
-  }
-
-  /** The partition the planner's producer (murmur2, as the Java client) puts a key on. */
-  async function partitionOf(topic: string, key: string): Promise<number> {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return Partitioners.DefaultPartitioner()({
-      topic,
-      partitionMetadata: meta.topics[0].partitions,
-      message: { key, value: null },
-    });
-  }
-
   it('SIGKILL of an executor mid-rollout: the other takes over, both rollouts succeed', async () => {
     const commands = `${name}.rollout.commands`;
-    const held = await assignment(commands);
+    const held = await groupAssignment(admin, `${name}-executor`, commands, EXECUTORS.length);
     const ownerOf = new Map<string, string>();
     for (const c of contexts) {
-      const p = await partitionOf(commands, c);
+      const p = await partitionOf(admin, commands, c);
       ownerOf.set(c, [...held].find(([, ps]) => ps.includes(p))![0]);
     }
     // Kill executor-1 if it acts on a cluster; otherwise the one acting on the first cluster.
