@@ -39,7 +39,13 @@ log=".ringmaster/logs/${name}-planner.log"
 report=".ringmaster/api-fuzz-junit.xml"
 rm -f "${report}"
 
-KAFKA_TOPIC_PREFIX="${name}." \
+# An admin token for the fuzzer (schemathesis' ignored_auth check also calls without it and
+# expects the 401).
+tokens=".ringmaster/logs/${name}-tokens.json"
+token="$(npm run -s token -- add --file "${tokens}" --name api-fuzz --scope 'roll:*/*')"
+
+PLANNER_TOKENS_FILE="${tokens}" \
+  KAFKA_TOPIC_PREFIX="${name}." \
   DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}" \
   DATABASE_SCHEMA="${name}" \
   PLANNER_GROUP_ID="${name}-planner" \
@@ -83,6 +89,7 @@ export HYPOTHESIS_STORAGE_DIRECTORY="${cache}/hypothesis"
 status=0
 "${venv}/bin/schemathesis" run "${base}/openapi.json" \
   --checks all \
+  -H "Authorization: Bearer ${token}" \
   --exclude-checks negative_data_rejection \
   --data-generation-method all \
   --hypothesis-max-examples "${max_examples}" \

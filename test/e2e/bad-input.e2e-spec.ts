@@ -5,9 +5,11 @@
  *  - well-formed but impossible requests (unknown cluster, namespace, component; an unsafe
  *    override without `unsafe`): 422 naming what is wrong;
  *  - an unknown rollout id: 404;
+ *  - no token, an unknown one, or one whose scopes do not cover the target: 401 / 403;
  *  - malformed upgrade-request events: each lands in the prefixed dead-letter topic with a
  *    reason naming the problem, and the consumer keeps going (a valid event after them still
- *    creates a rollout).
+ *    creates a rollout); so do events without a token, with another producer's token or out of
+ *    their producer's scopes, and the dead letters never hold the token.
  *
  * No executor runs: nothing may roll here, and the observer checks no pod was touched.
  */
@@ -18,6 +20,7 @@ import {
   collect,
   expectNoViolations,
   listRollouts,
+  requestAuth,
   testKafka,
   type ErrorBody,
   startE2eStack,
@@ -50,6 +53,11 @@ describe('bad input over REST and on the request topic (e2e)', () => {
       name,
       plannerPort: PORT,
       executors: [],
+      tokens: {
+        e2e: [`roll:*/${ns}`],
+        reader: ['read:*/*'],
+        elsewhere: ['roll:*/other-*'],
+      },
       beforeServices: async (k, [c]) => {
         observer = new AvailabilityObserver(k, c, ns);
         await observer.start();
@@ -193,16 +201,39 @@ describe('bad input over REST and on the request topic (e2e)', () => {
         }),
         reason: /targets\.0\.cluster/,
       },
+      { key: 'no-token', value: JSON.stringify(valid('no-token')), reason: /^unauthenticated/ },
+      {
+        key: 'impostor',
+        value: JSON.stringify({ ...valid('impostor'), producer: 'release-train' }),
+        reason: /producer "release-train" sent a token of "e2e"/,
+      },
+      {
+        key: 'out-of-scope',
+        value: JSON.stringify({ ...valid('out-of-scope'), producer: 'elsewhere' }),
+        reason: /forbidden: "elsewhere" may not roll/,
+      },
     ];
+    const tokenOf = (b: { key: string }) =>
+      b.key === 'out-of-scope' ? stack.tokens.elsewhere : stack.tokens.e2e;
     // One partition for all (same key), so they are handled in this order, then the valid one.
     const key = `${name}-bad-input`;
     await producer.send({
       topic: requests,
-      messages: bad.map((b) => ({ key, value: b.value, headers: { case: b.key } })),
+      messages: bad.map((b) => ({
+        key,
+        value: b.value,
+        headers: { case: b.key, ...(b.key === 'no-token' ? {} : requestAuth(tokenOf(b))) },
+      })),
     });
     await producer.send({
       topic: requests,
-      messages: [{ key, value: JSON.stringify(valid(`${name}-good`)) }],
+      messages: [
+        {
+          key,
+          value: JSON.stringify(valid(`${name}-good`)),
+          headers: requestAuth(stack.tokens.e2e),
+        },
+      ],
     });
 
     await waitFor(
@@ -230,6 +261,12 @@ describe('bad input over REST and on the request topic (e2e)', () => {
       expect(l!.sourceTopic).toBe(requests);
       expect(l!.reason).toMatch(b.reason);
     }
+    // The dead-letter topic shows that a token was sent, never the token.
+    expect(letters.find((l) => l.headers?.case === 'impostor')?.headers?.authorization).toBe(
+      '<redacted>',
+    );
+    expect(JSON.stringify(collected.messages)).not.toContain(stack.tokens.e2e);
+    expect(JSON.stringify(collected.messages)).not.toContain(stack.tokens.elsewhere);
 
     // The valid event after them still became a rollout.
     let items: { id: string; status: string }[] = [];
@@ -250,6 +287,76 @@ describe('bad input over REST and on the request topic (e2e)', () => {
     expect(report.originalsDeleted).toBe(0);
   });
 
+  describe('REST: authentication -> 401, scopes -> 403', () => {
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const restart = () => ({ targets: [target()], change: { kind: 'restart' } });
+
+    it('no token, a malformed header or an unknown token: 401 with WWW-Authenticate', async () => {
+      for (const authorization of ['', 'Basic ZTJlOmUyZQ==', 'Bearer rm_not-a-token']) {
+        const r = await fetch(`${stack.plannerUrl}/v1/rollouts`, {
+          headers: authorization ? { authorization } : {},
+        });
+        expect(r.status).toBe(401);
+        expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="ringmaster"/);
+        expect(((await r.json()) as ErrorBody).message).toMatch(/Bearer|token/);
+      }
+      const p = await stack.api<ErrorBody>('/v1/rollouts', {
+        body: restart(),
+        headers: as('rm_not-a-token'),
+      });
+      expect(p.status).toBe(401);
+    });
+
+    it('probes and the OpenAPI document need no token', async () => {
+      for (const path of ['/healthz', '/readyz', '/openapi.json'])
+        expect((await fetch(`${stack.plannerUrl}${path}`)).status).toBe(200);
+    });
+
+    it('a read-only token may plan but not roll (403 naming the target)', async () => {
+      const plan = await stack.api('/v1/rollouts', {
+        body: { ...restart(), dryRun: true },
+        headers: as(stack.tokens.reader),
+      });
+      expect(plan.status).toBe(200);
+      const roll = await stack.api<ErrorBody>('/v1/rollouts', {
+        body: restart(),
+        headers: as(stack.tokens.reader),
+      });
+      expect(roll.status).toBe(403);
+      expect(roll.body.message).toBe(
+        `"reader" may not roll ${context}/${ns} (its scopes: read:*/*)`,
+      );
+    });
+
+    it('a token scoped to other namespaces neither sees nor controls this rollout', async () => {
+      const [mine] = await listRollouts(stack);
+      const other = as(stack.tokens.elsewhere);
+      expect((await stack.api(`/v1/rollouts/${mine.id}`, { headers: other })).status).toBe(403);
+      expect((await stack.api(`/v1/rollouts/${mine.id}/events`, { headers: other })).status).toBe(
+        403,
+      );
+      const list = await stack.api<{ items: unknown[] }>('/v1/rollouts', { headers: other });
+      expect(list.status).toBe(200);
+      expect(list.body.items).toEqual([]);
+      const pause = await stack.api<ErrorBody>(`/v1/rollouts/${mine.id}/pause`, {
+        body: {},
+        headers: other,
+      });
+      expect(pause.status).toBe(403);
+      // The reader sees it, and may not act on it.
+      const reader = as(stack.tokens.reader);
+      expect((await stack.api(`/v1/rollouts/${mine.id}`, { headers: reader })).status).toBe(200);
+      expect(
+        (await stack.api(`/v1/rollouts/${mine.id}/resume`, { body: {}, headers: reader })).status,
+      ).toBe(403);
+      // Its audit trail says who asked: the producer the token proved.
+      const events = await stack.api<{ items: { type: string; message: string }[] }>(
+        `/v1/rollouts/${mine.id}/events`,
+      );
+      expect(events.body.items.find((e) => e.type === 'created')?.message).toBe('requested by e2e');
+    });
+  });
+
   it('an oversized body is refused with 413, never parsed', async () => {
     const huge = JSON.stringify({
       targets: [{ cluster: 'x'.repeat(300_000), namespace: ns }],
@@ -266,7 +373,7 @@ describe('bad input over REST and on the request topic (e2e)', () => {
       Array.from({ length: 80 }, () =>
         fetch(`${stack.plannerUrl}/v1/rollouts`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
           body: '{}',
         }),
       ),

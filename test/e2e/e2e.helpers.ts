@@ -12,8 +12,8 @@ import {
   logLevel,
   type Admin,
   type Consumer,
-  type Producer,
 } from 'kafkajs';
+import { REQUEST_AUTH_HEADER } from '@ringmaster/contracts';
 import type { ObserverReport } from '../support/availability.observer';
 import {
   Stack,
@@ -117,6 +117,8 @@ export interface E2eStackOptions {
   /** Executor ids to start (none: a planner that only plans and validates). */
   executors?: string[];
   readyStub?: { port: number; delayMs: number };
+  /** API tokens besides the admin one: name -> scopes (plaintext in `stack.tokens[name]`). */
+  tokens?: Record<string, string[]>;
   /** Runs once the fixture is Ready, before any service starts (e.g. an observer). */
   beforeServices?: (kubeconfig: string, contexts: string[]) => Promise<void>;
   /** More namespaces with the fixture, watched too (one per case of a spec sharing a stack). */
@@ -154,6 +156,7 @@ export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
       namespaces,
       plannerPort: o.plannerPort,
       readyStubPort: o.readyStub?.port,
+      tokens: o.tokens,
     },
     infra,
   );
@@ -330,12 +333,9 @@ export function testKafka(brokers: string, clientId: string): Kafka {
   });
 }
 
-export async function produce(
-  producer: Producer,
-  topic: string,
-  messages: { key: string; value: string }[],
-): Promise<void> {
-  await producer.send({ topic, messages });
+/** `authorization: Bearer <token>`: the header a producer of rollout.requests proves itself with. */
+export function requestAuth(token: string): Record<string, string> {
+  return { [REQUEST_AUTH_HEADER]: `Bearer ${token}` };
 }
 
 /** Collects every message of `topic` from the beginning into an array the test can poll. */

@@ -11,6 +11,7 @@ import {
   expectNoViolations,
   listRollouts,
   progressLine,
+  requestAuth,
   sleep,
   statefulSetPodNames,
   testKafka,
@@ -40,7 +41,11 @@ describe('rollout requested by an upgrade-request event (e2e)', () => {
       kafkaBrokers,
       kubeconfig,
       contexts: [context],
-    } = await startE2eStack({ name, plannerPort: PORT }));
+    } = await startE2eStack({
+      name,
+      plannerPort: PORT,
+      tokens: { 'e2e-release-train': [`roll:*/${ns}`] },
+    }));
     const kafka = testKafka(kafkaBrokers, `${name}-test`);
     producer = kafka.producer({ allowAutoTopicCreation: false });
     admin = kafka.admin();
@@ -72,8 +77,13 @@ describe('rollout requested by an upgrade-request event (e2e)', () => {
 
     const t0 = Date.now();
     // Two separate sends: a producer that retried after a lost acknowledgement.
-    await producer.send({ topic, messages: [{ key: requestId, value: JSON.stringify(event) }] });
-    await producer.send({ topic, messages: [{ key: requestId, value: JSON.stringify(event) }] });
+    const message = {
+      key: requestId,
+      value: JSON.stringify(event),
+      headers: requestAuth(stack.tokens['e2e-release-train']),
+    };
+    await producer.send({ topic, messages: [message] });
+    await producer.send({ topic, messages: [message] });
 
     // Both events handled: the planner's group committed past both of them.
     const group = `${name}-planner`;

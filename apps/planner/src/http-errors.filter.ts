@@ -6,6 +6,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
+import { AccessError } from './auth/access.guard';
 import { RolloutRequestError } from './rollout.service';
 
 const REASONS: Record<number, string> = {
@@ -27,6 +28,15 @@ export class HttpErrorsFilter implements ExceptionFilter {
         error: REASONS[err.status],
         message: err.message,
         problems: err.problems,
+      });
+      return;
+    }
+    if (err instanceof AccessError) {
+      if (err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="ringmaster"');
+      res.status(err.status).json({
+        statusCode: err.status,
+        error: STATUS_CODES[err.status],
+        message: err.message,
       });
       return;
     }

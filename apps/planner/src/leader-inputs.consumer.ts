@@ -3,13 +3,15 @@
  * off (offsets are committed only after handling):
  *  - `rollout.requests`: upgrade requests from other systems. A redelivered request creates no
  *    second rollout (requestId is unique); one that cannot become a rollout (unreadable,
- *    unknown cluster, unsafe override) goes to the dead-letter topic with the reason.
+ *    unauthenticated or out of its producer's scopes, unknown cluster, unsafe override) goes to
+ *    the dead-letter topic with the reason.
  *  - `rollout.command-results`: executors' outcomes, fed to decide().
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import {
   CommandResultMessageSchema,
+  REQUEST_AUTH_HEADER,
   RolloutRequestEventSchema,
   toCommandResultEvent,
 } from '@ringmaster/contracts';
@@ -21,6 +23,8 @@ import {
   schemaHandler,
   type KafkaSettings,
 } from '@ringmaster/messaging';
+import { AccessError, authorizeEvent } from './auth/access.guard';
+import type { TokenStore } from './auth/token.store';
 import { RolloutEngine } from './rollout.engine';
 import { RolloutRequestError, RolloutService } from './rollout.service';
 import type { PlannerConfig } from './planner.config';
@@ -37,6 +41,7 @@ export class LeaderInputsConsumer {
     private readonly rollouts: RolloutService,
     private readonly engine: RolloutEngine,
     private readonly config: PlannerConfig,
+    private readonly tokens: TokenStore,
   ) {}
 
   async start(): Promise<void> {
@@ -49,8 +54,15 @@ export class LeaderInputsConsumer {
       deadLetter: this.deadLetter,
       logger: this.log,
       handler: routeByTopic({
-        [requests]: schemaHandler(RolloutRequestEventSchema, async (req) => {
+        [requests]: schemaHandler(RolloutRequestEventSchema, async (req, message) => {
           try {
+            authorizeEvent(
+              this.tokens,
+              message.headers[REQUEST_AUTH_HEADER],
+              req.producer,
+              req.dryRun ? 'read' : 'roll',
+              req.targets,
+            );
             const r = await this.rollouts.create(req, {
               requestId: req.requestId,
               requestedBy: req.producer,
@@ -61,6 +73,10 @@ export class LeaderInputsConsumer {
               );
           } catch (e) {
             if (e instanceof RolloutRequestError) throw new PermanentError(e.message);
+            if (e instanceof AccessError)
+              throw new PermanentError(
+                `${e.status === 401 ? 'unauthenticated' : 'forbidden'}: ${e.message}`,
+              );
             throw e;
           }
         }),

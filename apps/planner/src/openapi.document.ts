@@ -53,6 +53,26 @@ const control = (verb: string, what: string) => ({
   },
 });
 
+/**
+ * Every /v1 operation needs a bearer token: 401 without a valid one, 403 when its scopes do not
+ * cover the rollout's targets (a list only shows what the token may read, so never 403s).
+ */
+function withAuth<P extends Record<string, Record<string, { responses: object }>>>(paths: P): P {
+  for (const [path, ops] of Object.entries(paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const [method, op] of Object.entries(ops)) {
+      Object.assign(op, { security: [{ bearer: [] }] });
+      Object.assign(op.responses, {
+        '401': error('no token, or an unknown one (WWW-Authenticate: Bearer)'),
+        ...(path === '/v1/rollouts' && method === 'get'
+          ? {}
+          : { '403': error("the token's scopes do not cover the targets") }),
+      });
+    }
+  }
+  return paths;
+}
+
 export function openApiDocument(): object {
   // Cast: zod-to-json-schema types against its own zod copy; the runtime schema is the same object.
   const request = zodToJsonSchema(
@@ -67,7 +87,7 @@ export function openApiDocument(): object {
       description:
         'Rolling updates of Grafana Mimir on Kubernetes, each component under its own availability limit.',
     },
-    paths: {
+    paths: withAuth({
       '/v1/rollouts': {
         post: {
           operationId: 'createRollout',
@@ -202,8 +222,16 @@ export function openApiDocument(): object {
           },
         },
       },
-    },
+    }),
     components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "An API token (rm_...) from the planner's tokens file (`npm run token -- add`), scoped by `read:<cluster>/<namespace>` and `roll:<cluster>/<namespace>` globs",
+        },
+      },
       schemas: {
         Error: {
           type: 'object',

@@ -8,6 +8,8 @@
  *   PLANNER_LEASE_TTL_MS leader lease lifetime; renewed every third of it (default 10000)
  *   PLANNER_GROUP_ID     consumer group of the leader's inputs (default ringmaster-planner)
  *   PLANNER_RATE_LIMIT_RPS / PLANNER_RATE_LIMIT_BURST  POSTs per client (default 20/s, burst 40; 0 = off)
+ *   PLANNER_TOKENS_FILE  required: the API tokens (hashes and scopes) callers and request
+ *                        producers authenticate with; `npm run token -- add ...` writes it
  */
 import { hostname } from 'node:os';
 import { DEFAULT_BATCH_MS } from '@ringmaster/rollout-core';
@@ -19,6 +21,7 @@ export interface PlannerConfig {
   groupId: string;
   rateLimitRps: number;
   rateLimitBurst: number;
+  tokensFile: string;
 }
 
 export class PlannerConfigError extends Error {}
@@ -32,6 +35,12 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   return n;
 }
 
+function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
+  const v = env[name]?.trim();
+  if (!v) throw new PlannerConfigError(`${name}: required (${hint})`);
+  return v;
+}
+
 export function plannerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PlannerConfig {
   return {
     plannerId: env.PLANNER_ID?.trim() || `${hostname()}-${process.pid}`,
@@ -40,5 +49,6 @@ export function plannerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Plan
     groupId: env.PLANNER_GROUP_ID?.trim() || 'ringmaster-planner',
     rateLimitRps: positiveInt(env, 'PLANNER_RATE_LIMIT_RPS', 20, 0),
     rateLimitBurst: positiveInt(env, 'PLANNER_RATE_LIMIT_BURST', 40),
+    tokensFile: required(env, 'PLANNER_TOKENS_FILE', 'create one with `npm run token -- add`'),
   };
 }

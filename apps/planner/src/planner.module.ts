@@ -28,6 +28,7 @@ import {
   redactedPersistenceConfig,
   RolloutRepository,
 } from '@ringmaster/persistence';
+import { TokenStore } from './auth/token.store';
 import { LeaderInputsConsumer } from './leader-inputs.consumer';
 import { LeadershipService } from './leadership.service';
 import { ObservedStateConsumer } from './observed-state.consumer';
@@ -146,6 +147,18 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
         new DeadLetterPublisher(p, { topic: s.topics.deadLetter }),
       inject: [PRODUCER, KAFKA_SETTINGS],
     },
+    {
+      provide: TokenStore,
+      useFactory: (c: PlannerConfig) => {
+        const log = new Logger('Auth');
+        const tokens = new TokenStore(c.tokensFile, {
+          onReloadError: (e) => log.error(`tokens file kept as it was: ${e.message}`),
+        });
+        log.log(`${tokens.size} API token(s) from ${c.tokensFile}`);
+        return tokens;
+      },
+      inject: [PLANNER_CONFIG],
+    },
     { provide: ObservedStateStore, useFactory: () => new ObservedStateStore() },
     {
       provide: ObservedStateConsumer,
@@ -193,7 +206,8 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
         svc: RolloutService,
         e: RolloutEngine,
         c: PlannerConfig,
-      ) => new LeaderInputsConsumer(k, s, dl, svc, e, c),
+        t: TokenStore,
+      ) => new LeaderInputsConsumer(k, s, dl, svc, e, c, t),
       inject: [
         KAFKA,
         KAFKA_SETTINGS,
@@ -201,6 +215,7 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
         RolloutService,
         RolloutEngine,
         PLANNER_CONFIG,
+        TokenStore,
       ],
     },
     {

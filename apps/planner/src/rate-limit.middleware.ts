@@ -1,13 +1,14 @@
 /**
- * A request flood is refused cleanly: a token bucket per client address for the mutating
- * endpoints (POST), answering 429 with Retry-After once a client has spent its burst. Reads are
- * cheap and stay unlimited. Sized by PLANNER_RATE_LIMIT_RPS (default 20) and
+ * A request flood is refused cleanly: a token bucket per caller (its token's name, else its
+ * address) for the mutating endpoints (POST), answering 429 with Retry-After once a caller has
+ * spent its burst. Reads are cheap and stay unlimited. Sized by PLANNER_RATE_LIMIT_RPS (default 20) and
  * PLANNER_RATE_LIMIT_BURST (default 40); 0 turns it off (load tests).
  *
  * takeToken(bucket, now, rps, burst) with a full bucket of 40 at 20/s: 40 requests pass at once,
  * the 41st waits 50 ms.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { principalOf } from './auth/access.guard';
 
 export interface Bucket {
   tokens: number;
@@ -36,7 +37,8 @@ export function rateLimit(rps: number, burst: number, clock: () => number = Date
   const buckets = new Map<string, Bucket>();
   return (req: Request, res: Response, next: NextFunction): void => {
     if (rps <= 0 || req.method !== 'POST') return next();
-    const key = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    // Per caller (token) once authenticated; per address otherwise.
+    const key = principalOf(req)?.name ?? req.ip ?? req.socket.remoteAddress ?? 'unknown';
     let b = buckets.get(key);
     if (!b) {
       if (buckets.size >= MAX_CLIENTS) buckets.clear(); // bounded memory under address spraying

@@ -21,6 +21,7 @@ const config = {
   plannerId: 'x',
   batchMs: 1,
   leaseTtlMs: 10_000,
+  tokensFile: '/dev/null', // no HTTP in this test
   groupId: 'g',
   rateLimitRps: 0,
   rateLimitBurst: 1,

@@ -9,6 +9,7 @@
  *     "reason": "targets.0.cluster: Required", "payload": "{\"v\":1,...}", "payloadEncoding": "utf8",
  *     "payloadBytes": 214, "payloadTruncated": false, "at": 1735689600000 }
  */
+import { REQUEST_AUTH_HEADER } from './topics.constants';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { EpochMsSchema, NonEmptyString, envelope } from './common.schema';
@@ -85,9 +86,25 @@ export function toDeadLetterMessage(input: DeadLetterInput): DeadLetterMessage {
   if (input.key !== undefined) m.key = input.key;
   if (input.consumerGroup !== undefined) m.consumerGroup = input.consumerGroup;
   if (input.headers !== undefined && Object.keys(input.headers).length > 0)
-    m.headers = input.headers;
+    m.headers = redactHeaders(input.headers);
   return m;
 }
+
+/**
+ * Credentials never reach the dead-letter topic (which people and tools read): the value of a
+ * credential header becomes `<redacted>`, its presence stays visible.
+ *
+ *   redactHeaders({ authorization: 'Bearer rm_x', 'x-trace': '1' })
+ *     -> { authorization: '<redacted>', 'x-trace': '1' }
+ */
+export function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers))
+    out[k] = CREDENTIAL_HEADERS.has(k.toLowerCase()) ? '<redacted>' : v;
+  return out;
+}
+
+const CREDENTIAL_HEADERS = new Set([REQUEST_AUTH_HEADER, 'cookie', 'proxy-authorization']);
 
 /** Largest cut <= limit that does not split a UTF-8 sequence (continuation bytes are 10xxxxxx). */
 function utf8Boundary(bytes: Buffer, limit: number): number {

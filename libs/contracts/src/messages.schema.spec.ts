@@ -19,7 +19,7 @@ import {
   toCommandResultEvent,
   toCommandResultMessage,
 } from './command-result.schema';
-import { DeadLetterMessageSchema, toDeadLetterMessage } from './dead-letter.schema';
+import { DeadLetterMessageSchema, redactHeaders, toDeadLetterMessage } from './dead-letter.schema';
 import { encodeMessage, parseMessage } from './message.parser';
 import {
   RolloutStatusMessageSchema,
@@ -257,6 +257,20 @@ describe('DeadLetterMessage', () => {
       payloadTruncated: false,
     });
     expect(DeadLetterMessageSchema.parse(m)).toEqual(m);
+  });
+
+  it('never keeps a credential header (the doc example of redactHeaders)', () => {
+    const m = toDeadLetterMessage({
+      ...base,
+      value: '{}',
+      headers: { Authorization: 'Bearer rm_secret', 'x-trace': '1' },
+    });
+    expect(m.headers).toEqual({ Authorization: '<redacted>', 'x-trace': '1' });
+    expect(JSON.stringify(m)).not.toContain('rm_secret');
+    expect(redactHeaders({ authorization: 'Bearer rm_x', 'x-trace': '1' })).toEqual({
+      authorization: '<redacted>',
+      'x-trace': '1',
+    });
   });
 
   it('truncates without splitting a UTF-8 character', () => {

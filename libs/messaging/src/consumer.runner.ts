@@ -324,11 +324,12 @@ function permanentReason(error: unknown): string {
   return error instanceof PermanentError ? error.message : errorReason(error);
 }
 
+/** First value of each header, keys lower-cased (header names are case-insensitive, as in HTTP). */
 function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = first.toString();
+    if (first !== undefined) out[k.toLowerCase()] = first.toString();
   }
   return out;
 }
