@@ -152,6 +152,10 @@ async function main(): Promise<void> {
     .map(([c, n]) => `${c}=${n}`)
     .join(',');
   if (!args.includes('--keep')) await stop();
+  else
+    console.log(
+      `planner: ${stack.plannerUrl} (curl -H 'Authorization: Bearer ${stack.token}' ${stack.plannerUrl}/v1/rollouts)`,
+    );
   console.log(
     `\nrollout ${id} ${v.status} in ${seconds}s; max unavailable per component: ${maxes}; violations=${report.violations.length}`,
   );
