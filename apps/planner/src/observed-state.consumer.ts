@@ -4,13 +4,14 @@
  * themselves are the state), then follows them. `synced` turns true once every partition has
  * been read up to where it ended at start, which is what /readyz waits for.
  *
- * An unreadable observation goes to the dead-letter topic with the reason; the stream goes on.
+ * An unreadable observation, or one under a key that is not its own `cluster/namespace/name`
+ * (parseClusterState), goes to the dead-letter topic with the reason; the stream goes on.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import {
-  parseCompacted,
+  parseClusterState,
   PodStateMessageSchema,
   WorkloadStateMessageSchema,
 } from '@ringmaster/contracts';
@@ -66,8 +67,9 @@ export class ObservedStateConsumer {
         for (const m of batch.messages) {
           const key = m.key?.toString() ?? '';
           const isPod = batch.topic === pods;
-          const r = parseCompacted(
+          const r = parseClusterState(
             isPod ? PodStateMessageSchema : WorkloadStateMessageSchema,
+            m.key === null ? null : key,
             m.value,
           );
           if (!r.ok) {

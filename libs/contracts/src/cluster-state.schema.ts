@@ -20,6 +20,7 @@ import { z } from 'zod';
 import type { PodObs, TargetRef, WorkloadObs } from '@ringmaster/rollout-core';
 import {
   ClusterNameSchema,
+  ComponentNameSchema,
   EpochMsSchema,
   NamespaceSchema,
   NonEmptyString,
@@ -28,7 +29,8 @@ import {
   envelope,
   type Mutual,
 } from './common.schema';
-import { clusterObjectKey } from './topics.constants';
+import { parseCompacted, type ParseResult } from './message.parser';
+import { clusterObjectKey, parseClusterObjectKey } from './topics.constants';
 
 export const POD_STATE_TYPE = 'cluster.pod';
 export const WORKLOAD_STATE_TYPE = 'cluster.workload';
@@ -39,7 +41,7 @@ const PodObsShape = {
   name: ObjectNameSchema,
   uid: NonEmptyString,
   workload: NonEmptyString.max(253),
-  component: NonEmptyString.max(253),
+  component: ComponentNameSchema,
   zone: z.string().min(1).optional(),
   /** May be empty for a pod no controller owns. */
   revision: z.string(),
@@ -53,7 +55,7 @@ assertType<Mutual<z.output<z.ZodObject<typeof PodObsShape>>, PodObs>>();
 const WorkloadObsShape = {
   name: ObjectNameSchema,
   kind: z.enum(['StatefulSet', 'Deployment']),
-  component: NonEmptyString.max(253),
+  component: ComponentNameSchema,
   zone: z.string().min(1).optional(),
   updateStrategy: z.enum(['OnDelete', 'RollingUpdate']),
   replicas: Count,
@@ -173,4 +175,43 @@ export function isNewerObservation(
 /** Kafka key of a pod or workload observation: `cluster/namespace/name`. */
 export function clusterStateKey(m: { cluster: string; namespace: string; name: string }): string {
   return clusterObjectKey(m.cluster, m.namespace, m.name);
+}
+
+/**
+ * What a reader of `cluster.pods` / `cluster.workloads` accepts: parseCompacted (a null value
+ * is a tombstone), and a key that is `cluster/namespace/name`, of the value when there is one.
+ * Compaction keeps the last value per key: an observation under another key would outlive its
+ * object's tombstone, or overwrite the object's real observation in a reader's view while the
+ * watcher's later messages (under the right key) no longer replace it.
+ *
+ *   parseClusterState(PodStateMessageSchema, 'eu-1/mimir/other-pod', podOfIngester0)
+ *     -> { ok: false, reason: 'key: "eu-1/mimir/other-pod" is not the value\'s cluster/namespace/name "eu-1/mimir/ingester-0"' }
+ */
+export function parseClusterState<
+  S extends typeof PodStateMessageSchema | typeof WorkloadStateMessageSchema,
+>(
+  schema: S,
+  key: string | null | undefined,
+  raw: Buffer | string | null | undefined,
+): ParseResult<z.output<S> | null> {
+  const r = parseCompacted(schema, raw);
+  if (!r.ok) return r;
+  if (key === null || key === undefined || key.length === 0)
+    return { ok: false, reason: 'key: missing (must be "cluster/namespace/name")' };
+  const shown = JSON.stringify(key.length > 300 ? `${key.slice(0, 300)}…` : key);
+  if (r.value === null) {
+    if (!parseClusterObjectKey(key))
+      return {
+        ok: false,
+        reason: `key: ${shown} of a tombstone is not "cluster/namespace/name"`,
+      };
+    return r;
+  }
+  const expected = clusterStateKey(r.value as { cluster: string; namespace: string; name: string });
+  if (key !== expected)
+    return {
+      ok: false,
+      reason: `key: ${shown} is not the value's cluster/namespace/name ${JSON.stringify(expected)}`,
+    };
+  return r;
 }

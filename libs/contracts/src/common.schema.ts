@@ -29,8 +29,28 @@ export const ObjectNameSchema = z
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be an RFC 1123 subdomain');
 
-/** A Mimir component name as the labels give it (`ingester`, `store-gateway`, `all`). */
-export const ComponentNameSchema = z.string().min(1, 'must not be empty').max(253);
+/**
+ * Names of Object.prototype's members (`__proto__`, `constructor`, `toString`, ...). Readers
+ * index plain objects by component name (`pods[component] ??= {}`): under `__proto__` an
+ * observation would be written into Object.prototype (every object of the planner would grow
+ * the pod's name), under `constructor` onto the Object function, and lost either way.
+ */
+export const OBJECT_PROTOTYPE_NAMES: ReadonlySet<string> = new Set(
+  Object.getOwnPropertyNames(Object.prototype),
+);
+
+/**
+ * A Mimir component name as the labels give it (`ingester`, `store-gateway`, `all`). Never a
+ * name of Object.prototype's members (OBJECT_PROTOTYPE_NAMES): no Mimir component is called
+ * that, and a reader's maps would break on it.
+ */
+export const ComponentNameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(253)
+  .refine((name) => !OBJECT_PROTOTYPE_NAMES.has(name), {
+    message: 'must not be the name of an Object.prototype member (e.g. "__proto__")',
+  });
 
 /** Milliseconds since the epoch (how the core and every message count time). */
 export const EpochMsSchema = z.number().int().nonnegative();
