@@ -141,13 +141,23 @@ function checkEnvelope(value: unknown): ParseResult<unknown> {
   if (!('v' in value)) return { ok: false, reason: 'v: Required (the message envelope version)' };
   const v = (value as { v: unknown }).v;
   if (v !== MESSAGE_VERSION) {
-    const shown = (JSON.stringify(v) ?? String(v)).slice(0, 40);
+    const shown = describeVersion(v);
     return {
       ok: false,
       reason: `v: unsupported message version ${shown} (this reader understands v${MESSAGE_VERSION})`,
     };
   }
   return { ok: true, value };
+}
+
+/**
+ * The offending version, short. An array or object is only named: JSON.stringify of a value
+ * nested 10 000 deep overflows the stack, and the reason would no longer say `v`.
+ */
+function describeVersion(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return (JSON.stringify(v) ?? String(v)).slice(0, 40);
 }
 
 function errorText(e: unknown): string {
