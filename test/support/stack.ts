@@ -274,6 +274,23 @@ export class Stack {
     await Promise.all([...this.procs.keys()].map((id) => this.kill(id, 'SIGTERM')));
   }
 
+  /**
+   * Services started and not killed through kill() that are no longer running (a crash):
+   * id -> exit code or signal. Empty while every service is up.
+   */
+  exited(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [id, p] of this.procs)
+      if (p.exitCode !== null || p.signalCode !== null)
+        out[id] = String(p.exitCode ?? p.signalCode);
+    return out;
+  }
+
+  /** Ids of the services started and not killed through kill(). */
+  services(): string[] {
+    return [...this.procs.keys()];
+  }
+
   async waitReady(timeoutMs = 90_000): Promise<void> {
     await waitFor(
       async () => (await fetch(`${this.plannerUrl}/readyz`).catch(() => undefined))?.status === 200,
