@@ -11,6 +11,9 @@
  * - A decision that issues nothing, logs nothing and changes no status is kept in memory and
  *   written at the latest a few seconds later: after a crash, decide() recomputes it from what
  *   it observes.
+ * - Every decision that issues commands also audits them: one `commands` entry naming each
+ *   command (id, kind, pod or workload), written with the outbox rows, so the trail of a rollout
+ *   shows every command it released (and the chaos lane can check none went missing).
  * - Saves are optimistic (the version read must still be current). A conflict means another
  *   planner (e.g. a REST call served elsewhere) moved the rollout: reload and decide again.
  *   This is why two planners can never both release commands for one rollout: commands only
@@ -228,6 +231,7 @@ export class RolloutEngine {
       audit.push(...d.audit);
       wakeAt = d.wakeAt;
     }
+    if (commands.length > 0) audit.push(commandsAudit(commands, now));
     const statusChanged = state.status !== before.status || state.reason !== before.reason;
     const mustSave = commands.length > 0 || audit.length > 0 || statusChanged || isSettled(state);
     if (tracked && !mustSave && now - (e.unsavedSince ?? now) < LAZY_SAVE_MS) {
@@ -301,4 +305,27 @@ export class RolloutEngine {
       Math.max(0, at - this.clock()),
     );
   }
+}
+
+/**
+ * The audit entry of the commands one decision released, e.g.
+ *   { type: 'commands', message: 'issued 2 command(s): r1:7 restart-pod kwok-1/mimir/ingester-zone-a-0, r1:8 ...',
+ *     data: { commands: [{ id: 'r1:7', kind: 'restart-pod', target: 'kwok-1/mimir', pod: 'ingester-zone-a-0' }, ...] } }
+ */
+export function commandsAudit(commands: Command[], now: number): AuditRecordInput {
+  const items = commands.map((c) => ({
+    id: c.id,
+    kind: c.kind,
+    target: `${c.target.cluster}/${c.target.namespace}`,
+    ...(c.kind === 'restart-pod' ? { pod: c.pod, uid: c.uid } : { workload: c.workload }),
+  }));
+  const shown = items
+    .slice(0, 20)
+    .map((c) => `${c.id} ${c.kind} ${c.target}/${'pod' in c ? c.pod : c.workload}`);
+  return {
+    at: now,
+    type: 'commands',
+    message: `issued ${items.length} command(s): ${shown.join(', ')}${items.length > 20 ? ', ...' : ''}`,
+    data: { commands: items },
+  };
 }
