@@ -67,6 +67,7 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
       sink: this.publisher,
       refusalDeadlineMs: config.refusalDeadlineMs,
       retryBudgetMs: config.retryBudgetMs,
+      unreachableAfterMs: config.unreachableAfterMs,
       completedCacheSize: config.completedCacheSize,
       logger: this.logger,
     });

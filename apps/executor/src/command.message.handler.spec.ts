@@ -296,6 +296,70 @@ describe('CommandMessageHandler', () => {
       ]);
     });
 
+    describe('a cluster that cannot be connected to', () => {
+      const refused = () =>
+        new KubeRetriableError(
+          'read pod: ECONNREFUSED',
+          undefined,
+          Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), {
+            code: 'ECONNREFUSED',
+          }),
+        );
+
+      it('only connect failures, past unreachableAfterMs -> unreachable (nothing done), committed', async () => {
+        const { handle, sink, clock, runner } = setup({ unreachableAfterMs: 2_000 }, [
+          { throw: refused() },
+          { throw: refused() },
+          { throw: refused() },
+        ]);
+        const m = inbound(restartPod);
+        await expect(handle(m)).rejects.toThrow(RetriableError); // held in place a moment
+        clock.now += 1_000;
+        await expect(handle(m)).rejects.toThrow(RetriableError);
+        clock.now += 1_000;
+        await expect(handle(m)).resolves.toBeUndefined(); // the partition moves on
+        expect(runner.calls).toHaveLength(3);
+        expect(sink.results).toEqual([
+          expect.objectContaining({
+            outcome: 'unreachable',
+            detail: expect.stringMatching(
+              /^no connection to cluster eu-1 in 3 attempt\(s\) over 2 s; nothing was done: KubeRetriableError: read pod: ECONNREFUSED/,
+            ),
+          }),
+        ]);
+        // A redelivery gets the same answer without another call.
+        await handle(m);
+        expect(runner.calls).toHaveLength(3);
+        expect(sink.results.map((r) => r.outcome)).toEqual(['unreachable', 'unreachable']);
+      });
+
+      it('once an attempt may have reached the server (a reset), never unreachable: retried in place', async () => {
+        const reset = new KubeRetriableError(
+          'evict pod: socket hang up',
+          undefined,
+          Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+        );
+        const { handle, sink, clock } = setup({ unreachableAfterMs: 2_000 }, [
+          { throw: reset },
+          { throw: refused() },
+          { throw: refused() },
+        ]);
+        const m = inbound(restartPod);
+        await expect(handle(m)).rejects.toThrow(RetriableError);
+        clock.now += 5_000;
+        await expect(handle(m)).rejects.toThrow(RetriableError);
+        clock.now += 5_000;
+        await expect(handle(m)).rejects.toThrow(RetriableError);
+        expect(sink.results).toEqual([]);
+      });
+
+      it('unreachableAfterMs 0: the first connect failure is reported', async () => {
+        const { handle, sink } = setup({ unreachableAfterMs: 0 }, [{ throw: refused() }]);
+        await handle(inbound(applyTemplate));
+        expect(sink.results.map((r) => r.outcome)).toEqual(['unreachable']);
+      });
+    });
+
     it('retryBudgetMs 0 retries forever', async () => {
       const { handle, sink, clock } = setup({ retryBudgetMs: 0 }, [
         { throw: new KubeRetriableError('down') },

@@ -12,6 +12,7 @@
  * | eviction refused by a PDB, within deadline  | refused (the budget's text) | RetriableError: no commit; the partition pauses and the command is retried after a backoff |
  * | eviction refused, deadline passed           | refused (final)             | commit                  |
  * | retriable error (5xx, timeout, reset)       | none                        | RetriableError: retried with backoff, no commit |
+ * | only connect failures, past EXECUTOR_UNREACHABLE_AFTER_MS | unreachable (nothing was done) | commit   |
  * | retriable errors past EXECUTOR_RETRY_BUDGET_MS | failed, with the last error | commit                |
  * | any other error of the runner (a bug)       | failed                      | PermanentError -> dead letter, commit |
  * | result publish fails                        | -                           | RetriableError; the result is kept, so the retry re-publishes it without Kubernetes |
@@ -24,6 +25,16 @@
  * pauses only this partition: later commands of the same cluster stay behind it (order), other
  * clusters' partitions keep flowing. The deadline is counted here, per command id, from the
  * first refusal.
+ *
+ * Why `unreachable`: commands are keyed by cluster, but several clusters share a partition (6
+ * partitions, any number of clusters). A command retried in place holds every later command of
+ * its partition, so one cluster cut off would stall the clusters hashed next to it. When every
+ * attempt of a command failed to connect at all (refused, no route, DNS: the API server never
+ * saw it, so it had no effect), the executor says so after a short while and moves on; the
+ * planner blocks that target ("cluster X unreachable since ...") and issues the command again
+ * once the cluster is back. An error after which the request may have reached the server (a
+ * reset, a timeout, a 5xx) is never reported as `unreachable`: it is retried in place, since
+ * the command may have taken effect.
  *
  * Duplicates are harmless: a command carries an id (results are keyed by it) and a pod restart a
  * uid precondition, so a redelivered restart-pod whose pod was replaced meanwhile is
@@ -39,7 +50,7 @@ import {
   toCommandResultMessage,
 } from '@ringmaster/contracts';
 import type { EvictionRefusal, KubeCommandResult } from '@ringmaster/kube';
-import { KubeRetriableError } from '@ringmaster/kube';
+import { KubeRetriableError, isConnectFailure } from '@ringmaster/kube';
 import {
   PermanentError,
   RetriableError,
@@ -76,6 +87,11 @@ export interface CommandHandlerOptions {
   refusalDeadlineMs: number;
   /** Retriable errors of one command are retried this long before `failed`; 0: forever. */
   retryBudgetMs: number;
+  /**
+   * A command whose every attempt failed to connect is reported `unreachable` once this long
+   * has passed since the first (default 2000; 0: at the first).
+   */
+  unreachableAfterMs?: number;
   completedCacheSize: number;
   clock?: () => number;
   logger?: RunnerLogger;
@@ -104,7 +120,11 @@ interface Progress {
   refusals: number;
   firstErrorAt?: number;
   errors: number;
+  /** Some failed attempt may have reached the API server (not a connect failure). */
+  mayHaveActed?: boolean;
 }
+
+export const DEFAULT_UNREACHABLE_AFTER_MS = 2_000;
 
 const silent: RunnerLogger = {
   log: () => undefined,
@@ -124,7 +144,7 @@ export class CommandMessageHandler {
   private readonly stats_: HandlerStats = {
     runs: 0,
     redelivered: 0,
-    published: { done: 0, 'already-done': 0, refused: 0, failed: 0 },
+    published: { done: 0, 'already-done': 0, refused: 0, failed: 0, unreachable: 0 },
   };
 
   constructor(private readonly options: CommandHandlerOptions) {
@@ -230,6 +250,14 @@ export class CommandMessageHandler {
     p.firstErrorAt ??= now;
     p.errors++;
     const elapsed = now - p.firstErrorAt;
+    if (!isConnectFailure(error)) p.mayHaveActed = true;
+    const unreachableAfter = this.options.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
+    if (!p.mayHaveActed && elapsed >= unreachableAfter) {
+      return this.complete(cmd, {
+        outcome: 'unreachable',
+        detail: `no connection to cluster ${cmd.target.cluster} in ${p.errors} attempt(s) over ${Math.round(elapsed / 1000)} s; nothing was done: ${errorReason(error)}`,
+      });
+    }
     const budget = this.options.retryBudgetMs;
     if (budget > 0 && elapsed >= budget) {
       return this.complete(cmd, {

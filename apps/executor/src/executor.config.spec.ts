@@ -52,6 +52,7 @@ describe('loadExecutorConfig', () => {
       concurrency: 6,
       refusalDeadlineMs: 120_000,
       retryBudgetMs: 600_000,
+      unreachableAfterMs: 2_000,
       backoff: { initialMs: 500, maxMs: 10_000 },
       completedCacheSize: 10_000,
     });

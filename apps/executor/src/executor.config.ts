@@ -19,6 +19,9 @@
  *                                  (default 120000, as libs/kube)
  *   EXECUTOR_RETRY_BUDGET_MS       how long retriable Kubernetes errors of one command are retried
  *                                  before it is reported `failed` (default 600000; 0 = forever)
+ *   EXECUTOR_UNREACHABLE_AFTER_MS  a command whose every attempt failed to connect to its cluster
+ *                                  is reported `unreachable` (nothing done; its partition moves on)
+ *                                  after this long (default 2000; 0 = at the first)
  *   EXECUTOR_BACKOFF_INITIAL_MS    first wait before a retry (default 500)
  *   EXECUTOR_BACKOFF_MAX_MS        longest wait between retries (default 10000)
  *   EXECUTOR_COMPLETED_CACHE_SIZE  results of recently completed commands kept to answer
@@ -60,6 +63,7 @@ export interface ExecutorConfig {
   refusalDeadlineMs: number;
   /** 0: retry retriable errors forever. */
   retryBudgetMs: number;
+  unreachableAfterMs: number;
   backoff: { initialMs: number; maxMs: number };
   completedCacheSize: number;
 }
@@ -144,6 +148,7 @@ export function loadExecutorConfig(env: NodeJS.ProcessEnv = process.env): Execut
   const concurrency = int('EXECUTOR_CONCURRENCY', 6, 1);
   const refusalDeadlineMs = int('EXECUTOR_REFUSAL_DEADLINE_MS', DEFAULT_REFUSAL_DEADLINE_MS, 0);
   const retryBudgetMs = int('EXECUTOR_RETRY_BUDGET_MS', 600_000, 0);
+  const unreachableAfterMs = int('EXECUTOR_UNREACHABLE_AFTER_MS', 2_000, 0);
   const initialMs = int('EXECUTOR_BACKOFF_INITIAL_MS', 500, 1);
   const maxMs = int('EXECUTOR_BACKOFF_MAX_MS', 10_000, 1);
   if (maxMs < initialMs)
@@ -163,6 +168,7 @@ export function loadExecutorConfig(env: NodeJS.ProcessEnv = process.env): Execut
     concurrency,
     refusalDeadlineMs,
     retryBudgetMs,
+    unreachableAfterMs,
     backoff: { initialMs, maxMs },
     completedCacheSize,
   };

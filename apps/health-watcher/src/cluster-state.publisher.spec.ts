@@ -1,10 +1,10 @@
 import { RetriableError, PermanentError } from '@ringmaster/messaging';
 import { ClusterStatePublisher, type StateSink } from './cluster-state.publisher';
-import type { OutgoingMessage } from './target-state.tracker';
+import type { PublishedMessage } from './target-reachability.tracker';
 
 /** A tombstone is enough to follow keys through the queue. */
-const msg = (key: string): OutgoingMessage => ({ topic: 'pods', key, value: null });
-const keys = (batch: readonly OutgoingMessage[]) => batch.map((m) => m.key);
+const msg = (key: string): PublishedMessage => ({ topic: 'pods', key, value: null });
+const keys = (batch: readonly PublishedMessage[]) => batch.map((m) => m.key);
 const fast = { initialMs: 2, maxMs: 5, factor: 2 };
 
 /** A sink that records batches and fails the next `failures` sends with `error`. */

@@ -22,11 +22,11 @@
  */
 import { backoffDelay, sleep, type BackoffOptions } from '@ringmaster/kube';
 import { classifyError, errorReason } from '@ringmaster/messaging';
-import type { OutgoingMessage } from './target-state.tracker';
+import type { PublishedMessage } from './target-reachability.tracker';
 
 /** Where batches go (Kafka in the service; a function in unit tests). */
 export interface StateSink {
-  send(batch: readonly OutgoingMessage[]): Promise<void>;
+  send(batch: readonly PublishedMessage[]): Promise<void>;
   /** False while the sink can't send yet (connecting): the publisher waits quietly. */
   ready?(): boolean;
 }
@@ -60,8 +60,8 @@ export interface PublisherStats {
 const SEND_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, factor: 2 };
 
 export class ClusterStatePublisher {
-  private queue: OutgoingMessage[] = [];
-  private inFlight: readonly OutgoingMessage[] = [];
+  private queue: PublishedMessage[] = [];
+  private inFlight: readonly PublishedMessage[] = [];
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private readonly stopSignal = new AbortController();
@@ -85,7 +85,7 @@ export class ClusterStatePublisher {
     this.compactAt = this.compactAbove;
   }
 
-  publish(messages: readonly OutgoingMessage[]): void {
+  publish(messages: readonly PublishedMessage[]): void {
     if (messages.length === 0) return;
     this.queue.push(...messages);
     if (this.queue.length > this.compactAt) this.compact();

@@ -5,6 +5,10 @@
  * messages go to `publish`. 4 watches per target: 50 clusters x 2 namespaces is 400 HTTP
  * streams, which one Node process holds easily (the API servers do the filtering by label).
  *
+ * Reachability: each target's TargetReachability follows its watches' failures and successes
+ * (checked every second as well, since failing long enough is what makes a target
+ * unreachable) and publishes `cluster.reachability` when the answer flips.
+ *
  * Handlers of one watch run one at a time in event order (the watcher guarantees it); the four
  * watches of a target interleave, which the tracker is built for (a pod may arrive before its
  * workload, a ReplicaSet before its Deployment).
@@ -21,11 +25,8 @@ import {
 } from '@ringmaster/kube';
 import { errorReason } from '@ringmaster/messaging';
 import { targetKey, type ReadyProbe, type TargetRef } from '@ringmaster/rollout-core';
-import {
-  TargetStateTracker,
-  type OutgoingMessage,
-  type ProbeCandidate,
-} from './target-state.tracker';
+import { TargetStateTracker, type ProbeCandidate } from './target-state.tracker';
+import { TargetReachability, type PublishedMessage } from './target-reachability.tracker';
 import type { LiveKey } from './state-topic.reader';
 import type { ProbeSettings } from './watcher.config';
 
@@ -53,10 +54,12 @@ export interface SupervisorOptions {
   targets: readonly TargetRef[];
   labelSelector: string;
   probe: Pick<ProbeSettings, 'components' | 'urlTemplate' | 'explicitUrl'>;
-  publish: (messages: OutgoingMessage[]) => void;
+  publish: (messages: PublishedMessage[]) => void;
   logger: SupervisorLogger;
   /** Passed to every watch (tests shorten timeouts). */
   watchOptions?: Omit<WatchOptions, 'labelSelector'>;
+  /** A target whose watches failed this long is published unreachable (default 10 s). */
+  unreachableAfterMs?: number;
   now?: () => number;
 }
 
@@ -69,6 +72,8 @@ interface RunningWatch {
 
 export class ClusterWatchSupervisor {
   private readonly trackers = new Map<string, TargetStateTracker>();
+  private readonly reachability = new Map<string, TargetReachability>();
+  private reachabilityTimer?: NodeJS.Timeout;
   private readonly running: RunningWatch[] = [];
   private stopped = false;
   private markStopped!: () => void;
@@ -76,18 +81,32 @@ export class ClusterWatchSupervisor {
   private readonly whenStopped = new Promise<void>((r) => (this.markStopped = r));
 
   constructor(private readonly opts: SupervisorOptions) {
-    for (const t of opts.targets)
+    for (const t of opts.targets) {
       this.trackers.set(targetKey(t), new TargetStateTracker(t, opts.probe));
+      this.reachability.set(
+        targetKey(t),
+        new TargetReachability(t, WATCH_KINDS, opts.unreachableAfterMs ?? 10_000),
+      );
+    }
   }
 
   start(): void {
     for (const tracker of this.trackers.values()) {
       for (const kind of WATCH_KINDS) this.startWatch(tracker, kind);
     }
+    this.reachabilityTimer = setInterval(() => {
+      for (const r of this.reachability.values()) this.emit(r.evaluate(this.now()));
+    }, 1000);
+  }
+
+  /** Targets last published unreachable. */
+  unreachableTargets(): string[] {
+    return [...this.reachability].filter(([, r]) => r.unreachable).map(([k]) => k);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.reachabilityTimer);
     this.markStopped();
     await Promise.all(this.running.map((r) => r.watch.stop()));
   }
@@ -160,7 +179,7 @@ export class ClusterWatchSupervisor {
     return (this.opts.now ?? Date.now)();
   }
 
-  private emit(messages: OutgoingMessage[]): void {
+  private emit(messages: PublishedMessage[]): void {
     if (messages.length && !this.stopped) this.opts.publish(messages);
   }
 
@@ -172,10 +191,16 @@ export class ClusterWatchSupervisor {
       ...this.opts.watchOptions,
       labelSelector: this.opts.labelSelector,
     };
-    const onError = (err: unknown, info: { phase: string; retryInMs?: number }) =>
+    const reachability = this.reachability.get(targetKey(tracker.target))!;
+    const onError = (err: unknown, info: { phase: string; retryInMs?: number }) => {
       this.opts.logger.warn(
         `watch ${label}: ${info.phase} failed${info.retryInMs !== undefined ? `, retrying in ${info.retryInMs} ms` : ''}: ${errorReason(err)}`,
       );
+      // A handler's error is ours, not the API's: it says nothing about reachability.
+      if (info.phase !== 'handler')
+        this.emit(reachability.failed(kind, errorReason(err), this.now()));
+    };
+    const onConnected = () => this.emit(reachability.connected(kind, this.now()));
     let watch: ResourceWatch;
     switch (kind) {
       case 'pods':
@@ -188,6 +213,7 @@ export class ClusterWatchSupervisor {
             onDelete: (p) => this.emit(tracker.deletePod(p)),
             onResync: (list) => this.emit(tracker.resyncPods(list, this.now())),
             onError,
+            onConnected,
           },
           opts,
         );
@@ -207,6 +233,7 @@ export class ClusterWatchSupervisor {
             onResync: (list: (V1StatefulSet | V1Deployment)[]) =>
               this.emit(tracker.resyncWorkloads(wk, list, this.now())),
             onError,
+            onConnected,
           },
           opts,
         );
@@ -222,6 +249,7 @@ export class ClusterWatchSupervisor {
             onDelete: (rs) => this.emit(tracker.deleteReplicaSet(rs, this.now())),
             onResync: (list) => this.emit(tracker.resyncReplicaSets(list, this.now())),
             onError,
+            onConnected,
           },
           opts,
         );

@@ -85,6 +85,7 @@ export class HealthWatcherService implements OnApplicationBootstrap, BeforeAppli
       probe: config.probe,
       publish: (m) => this.publisher.publish(m),
       logger: log,
+      unreachableAfterMs: config.unreachableAfterMs,
     });
     const probing = config.probe.components === undefined || config.probe.components.length > 0;
     this.prober = probing

@@ -1,6 +1,6 @@
 /**
- * The Kafka end of the publisher: one kafkajs producer writing `cluster.pods` and
- * `cluster.workloads` (names from contracts, under KAFKA_TOPIC_PREFIX).
+ * The Kafka end of the publisher: one kafkajs producer writing `cluster.pods`,
+ * `cluster.workloads` and `cluster.reachability` (names from contracts, under KAFKA_TOPIC_PREFIX).
  *
  * - Keys `cluster/namespace/name`, partitioned with the Java client's murmur2
  *   (messaging's createProducer), so a key always lands on the same partition and its
@@ -17,6 +17,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import {
   ContractViolationError,
   PodStateMessageSchema,
+  TargetReachabilityMessageSchema,
   WorkloadStateMessageSchema,
   encodeMessage,
   topicSpecs,
@@ -29,7 +30,7 @@ import {
   type KafkaSettings,
 } from '@ringmaster/messaging';
 import type { PublisherLogger, StateSink } from './cluster-state.publisher';
-import type { OutgoingMessage } from './target-state.tracker';
+import type { PublishedMessage } from './target-reachability.tracker';
 
 export class KafkaStateSink implements StateSink {
   private readonly kafka: Kafka;
@@ -69,7 +70,7 @@ export class KafkaStateSink implements StateSink {
     await admin.connect();
     try {
       const specs = topicSpecs(this.settings.topicPrefix).filter(
-        (s) => s.id === 'pods' || s.id === 'workloads',
+        (s) => s.id === 'pods' || s.id === 'workloads' || s.id === 'reachability',
       );
       const r = await ensureTopics(admin, {
         specs,
@@ -87,29 +88,27 @@ export class KafkaStateSink implements StateSink {
     this.connectedFlag = true;
   }
 
-  async send(batch: readonly OutgoingMessage[]): Promise<void> {
+  async send(batch: readonly PublishedMessage[]): Promise<void> {
     if (!this.connectedFlag) throw new RetriableError('Kafka producer not connected yet');
-    const pods: Message[] = [];
-    const workloads: Message[] = [];
+    const byTopic: Record<PublishedMessage['topic'], Message[]> = {
+      pods: [],
+      workloads: [],
+      reachability: [],
+    };
     for (const m of batch) {
       let value: string | null = null;
       try {
-        if (m.value !== null)
-          value =
-            m.topic === 'pods'
-              ? encodeMessage(PodStateMessageSchema, m.value)
-              : encodeMessage(WorkloadStateMessageSchema, m.value);
+        value = encode(m);
       } catch (e) {
         if (!(e instanceof ContractViolationError)) throw e;
         this.logger.error(`not publishing ${m.topic} ${m.key}: ${e.message}`);
         continue;
       }
-      (m.topic === 'pods' ? pods : workloads).push({ key: m.key, value });
+      byTopic[m.topic].push({ key: m.key, value });
     }
-    const topicMessages = [];
-    if (pods.length) topicMessages.push({ topic: this.settings.topics.pods, messages: pods });
-    if (workloads.length)
-      topicMessages.push({ topic: this.settings.topics.workloads, messages: workloads });
+    const topicMessages = (['pods', 'workloads', 'reachability'] as const)
+      .filter((t) => byTopic[t].length > 0)
+      .map((t) => ({ topic: this.settings.topics[t], messages: byTopic[t] }));
     if (topicMessages.length === 0) return;
     await this.producer.sendBatch({ topicMessages, acks: -1 });
   }
@@ -117,5 +116,18 @@ export class KafkaStateSink implements StateSink {
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
     this.connectedFlag = false;
+  }
+}
+
+/** The value as JSON, validated against its contract; null stays null (a tombstone). */
+function encode(m: PublishedMessage): string | null {
+  if (m.value === null) return null;
+  switch (m.topic) {
+    case 'pods':
+      return encodeMessage(PodStateMessageSchema, m.value);
+    case 'workloads':
+      return encodeMessage(WorkloadStateMessageSchema, m.value);
+    case 'reachability':
+      return encodeMessage(TargetReachabilityMessageSchema, m.value);
   }
 }

@@ -20,6 +20,9 @@
  *                                        `ringmaster.dev/ready-probe`, and monolithic pods
  *                                        (component `all`, `monolithic`, `mimir`)
  *   RINGMASTER_PUBLISH_LINGER_MS         coalesce sends for this long (default 50)
+ *   RINGMASTER_UNREACHABLE_AFTER_MS      a target whose watches have failed (no answer from its
+ *                                        API) this long is published unreachable on
+ *                                        cluster.reachability (default 10000)
  *
  * Worked example:
  *   RINGMASTER_CONTEXTS=eu-1=gke_acme_eu_prod,kwok-ringmaster-1
@@ -74,6 +77,7 @@ export interface HealthWatcherConfig {
   labelSelector: string;
   probe: ProbeSettings;
   publishLingerMs: number;
+  unreachableAfterMs: number;
 }
 
 export interface ConfigProblem {
@@ -161,6 +165,7 @@ export function healthWatcherConfigFromEnv(
     bad,
   );
   const publishLingerMs = positiveInt(env, 'RINGMASTER_PUBLISH_LINGER_MS', 50, bad, 0);
+  const unreachableAfterMs = positiveInt(env, 'RINGMASTER_UNREACHABLE_AFTER_MS', 10_000, bad, 0);
 
   let components: string[] | undefined;
   const componentsRaw = get('RINGMASTER_PROBE_COMPONENTS');
@@ -188,6 +193,7 @@ export function healthWatcherConfigFromEnv(
       ...(components ? { components } : {}),
     },
     publishLingerMs,
+    unreachableAfterMs,
   };
 }
 
@@ -282,5 +288,6 @@ export function describeConfig(c: HealthWatcherConfig): Record<string, unknown> 
     labelSelector: c.labelSelector,
     probe: c.probe,
     publishLingerMs: c.publishLingerMs,
+    unreachableAfterMs: c.unreachableAfterMs,
   };
 }

@@ -4,16 +4,22 @@
  * themselves are the state), then follows them. `synced` turns true once every partition has
  * been read up to where it ended at start, which is what /readyz waits for.
  *
+ * It also follows `cluster.reachability` (the watcher's word on whether each target's API can
+ * be reached), which the store puts on the target (ObservedTarget.unreachable).
+ *
  * An unreadable observation, or one under a key that is not its own `cluster/namespace/name`
- * (parseClusterState), goes to the dead-letter topic with the reason; the stream goes on.
+ * (parseClusterState, parseReachability), goes to the dead-letter topic with the reason; the
+ * stream goes on.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 import {
   parseClusterState,
+  parseReachability,
   PodStateMessageSchema,
   WorkloadStateMessageSchema,
+  type ParseResult,
 } from '@ringmaster/contracts';
 import { DeadLetterPublisher, type KafkaSettings } from '@ringmaster/messaging';
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
@@ -41,11 +47,11 @@ export class ObservedStateConsumer {
   }
 
   async start(): Promise<void> {
-    const { pods, workloads } = this.settings.topics;
+    const { pods, workloads, reachability } = this.settings.topics;
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const topic of [pods, workloads]) {
+      for (const topic of [pods, workloads, reachability]) {
         for (const p of await admin.fetchTopicOffsets(topic)) {
           const high = BigInt(p.high);
           if (high > BigInt(p.low)) this.catchUp.set(`${topic}/${p.partition}`, high - 1n);
@@ -59,7 +65,10 @@ export class ObservedStateConsumer {
       groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}`,
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [pods, workloads], fromBeginning: true });
+    await this.consumer.subscribe({
+      topics: [pods, workloads, reachability],
+      fromBeginning: true,
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
@@ -67,11 +76,14 @@ export class ObservedStateConsumer {
         for (const m of batch.messages) {
           const key = m.key?.toString() ?? '';
           const isPod = batch.topic === pods;
-          const r = parseClusterState(
-            isPod ? PodStateMessageSchema : WorkloadStateMessageSchema,
-            m.key === null ? null : key,
-            m.value,
-          );
+          const isReachability = batch.topic === reachability;
+          const r: ParseResult<unknown> = isReachability
+            ? parseReachability(m.key === null ? null : key, m.value)
+            : parseClusterState(
+                isPod ? PodStateMessageSchema : WorkloadStateMessageSchema,
+                m.key === null ? null : key,
+                m.value,
+              );
           if (!r.ok) {
             await this.deadLetter.publish({
               sourceTopic: batch.topic,
@@ -83,9 +95,11 @@ export class ObservedStateConsumer {
             });
             continue;
           }
-          const change = isPod
-            ? this.store.applyPod(key, r.value as never)
-            : this.store.applyWorkload(key, r.value as never);
+          const change = isReachability
+            ? this.store.applyReachability(key, r.value as never)
+            : isPod
+              ? this.store.applyPod(key, r.value as never)
+              : this.store.applyWorkload(key, r.value as never);
           if (change) changes.push(change);
         }
         const last = batch.lastOffset();

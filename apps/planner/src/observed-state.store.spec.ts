@@ -88,4 +88,44 @@ describe('ObservedStateStore', () => {
       ready: false,
     });
   });
+
+  describe('reachability (cluster.reachability)', () => {
+    const reach = (reachable: boolean, observedAt: number, since = 100) => ({
+      v: 1 as const,
+      type: 'cluster.reachability' as const,
+      cluster: 'c1',
+      namespace: 'mimir',
+      reachable,
+      since,
+      ...(reachable ? {} : { reason: 'watch pods: connect ECONNREFUSED' }),
+      observedAt,
+    });
+
+    it('marks the target unreachable, then reachable again, newest message winning', () => {
+      const s = new ObservedStateStore();
+      s.applyWorkload(
+        'c1/mimir/ingester-zone-a',
+        toWorkloadStateMessage(target, workload, { resourceVersion: '5', observedAt: 1 }),
+      );
+      expect(s.applyReachability('c1/mimir', reach(true, 10))).toBeUndefined(); // nothing new
+      expect(s.applyReachability('c1/mimir', reach(false, 20))).toEqual({ target: 'c1/mimir' });
+      expect(s.fleet['c1/mimir']?.unreachable).toEqual({
+        since: 100,
+        reason: 'watch pods: connect ECONNREFUSED',
+      });
+      expect(s.applyReachability('c1/mimir', reach(true, 15))).toBeUndefined(); // older: ignored
+      expect(s.fleet['c1/mimir']?.unreachable).toBeDefined();
+      expect(s.applyReachability('c1/mimir', reach(true, 30, 30))).toEqual({ target: 'c1/mimir' });
+      expect(s.fleet['c1/mimir']?.unreachable).toBeUndefined();
+      expect(s.workloads('c1/mimir')).toHaveLength(1); // observations kept throughout
+    });
+
+    it('a tombstone forgets what was known (reachable)', () => {
+      const s = new ObservedStateStore();
+      s.applyReachability('c1/mimir', reach(false, 20));
+      expect(s.applyReachability('c1/mimir', null)).toEqual({ target: 'c1/mimir' });
+      expect(s.fleet['c1/mimir']?.unreachable).toBeUndefined();
+      expect(s.applyReachability('c1/mimir', null)).toBeUndefined();
+    });
+  });
 });

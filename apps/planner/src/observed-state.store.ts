@@ -22,6 +22,7 @@ import {
   parseClusterObjectKey,
   type ObservationMeta,
   type PodStateMessage,
+  type TargetReachabilityMessage,
   type WorkloadStateMessage,
 } from '@ringmaster/contracts';
 
@@ -35,6 +36,8 @@ export class ObservedStateStore {
   readonly fleet: ObservedFleet = {};
   /** `p|<key>` / `w|<key>` -> resourceVersion held, and the pod's component (for tombstones). */
   private readonly held = new Map<string, { meta: ObservationMeta; component: string }>();
+  /** `r|<cluster/namespace>` -> observedAt of the reachability message held. */
+  private readonly reachabilityAt = new Map<string, number>();
 
   applyPod(key: string, msg: PodStateMessage | null): ObservedChange | undefined {
     if (msg === null) return this.forget('p', key);
@@ -57,6 +60,33 @@ export class ObservedStateStore {
     this.target(targetKey(target)).workloads[workload.name] = workload as WorkloadObs;
     this.held.set(k, { meta, component: workload.component });
     return { target: targetKey(target), component: workload.component };
+  }
+
+  /**
+   * The watcher's word on a target's reachability (`cluster.reachability`, keyed
+   * `cluster/namespace`): unreachable sets ObservedTarget.unreachable, reachable (or a
+   * tombstone) clears it. The newest message (observedAt) wins.
+   */
+  applyReachability(
+    key: string,
+    msg: TargetReachabilityMessage | null,
+  ): ObservedChange | undefined {
+    const k = `r|${key}`;
+    if (msg === null) {
+      if (!this.reachabilityAt.delete(k)) return undefined;
+      const t = this.fleet[key];
+      if (t) delete t.unreachable;
+      return { target: key };
+    }
+    if (msg.observedAt <= (this.reachabilityAt.get(k) ?? -1)) return undefined;
+    this.reachabilityAt.set(k, msg.observedAt);
+    const tk = targetKey(msg);
+    const t = this.target(tk);
+    const was = t.unreachable;
+    if (msg.reachable) delete t.unreachable;
+    else t.unreachable = { since: msg.since, reason: msg.reason ?? 'unreachable' };
+    if (!was && msg.reachable) return undefined;
+    return { target: tk };
   }
 
   /** Targets (cluster/namespace) with at least one workload observed. */

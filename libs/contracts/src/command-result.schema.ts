@@ -24,7 +24,18 @@ import {
 
 export const COMMAND_RESULT_TYPE = 'rollout.command-result';
 
-export const CommandOutcomeSchema = z.enum(['done', 'already-done', 'refused', 'failed']);
+/**
+ * `unreachable` (the executor never got a connection to the cluster's API for the command, so
+ * nothing changed) was added after v1 shipped: a planner older than the executors would
+ * dead-letter such results, so upgrade planners first.
+ */
+export const CommandOutcomeSchema = z.enum([
+  'done',
+  'already-done',
+  'refused',
+  'failed',
+  'unreachable',
+]);
 assertType<Mutual<z.output<typeof CommandOutcomeSchema>, CommandOutcome>>();
 
 export const CommandResultMessageSchema = z.object({

@@ -7,5 +7,6 @@ export * from './rollout-request.schema';
 export * from './command.schema';
 export * from './command-result.schema';
 export * from './cluster-state.schema';
+export * from './reachability.schema';
 export * from './rollout-status.schema';
 export * from './dead-letter.schema';

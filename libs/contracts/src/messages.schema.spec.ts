@@ -137,7 +137,7 @@ describe('CommandResultMessage', () => {
     expect(r).toEqual({
       ok: false,
       reason: expect.stringContaining(
-        "outcome: Invalid enum value. Expected 'done' | 'already-done' | 'refused' | 'failed'",
+        "outcome: Invalid enum value. Expected 'done' | 'already-done' | 'refused' | 'failed' | 'unreachable'",
       ),
     });
   });
@@ -297,7 +297,7 @@ describe('topics', () => {
     const compacted = TOPIC_SPECS.filter((s) => s.configs['cleanup.policy'] === 'compact').map(
       (s) => s.name,
     );
-    expect(compacted.sort()).toEqual(['cluster.pods', 'cluster.workloads']);
+    expect(compacted.sort()).toEqual(['cluster.pods', 'cluster.reachability', 'cluster.workloads']);
   });
   it('prefixes names', () => {
     expect(topicNames('t1.').commands).toBe('t1.rollout.commands');

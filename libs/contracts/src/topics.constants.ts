@@ -51,6 +51,12 @@ export const TOPICS = {
    */
   workloads: 'cluster.workloads',
   /**
+   * `cluster.reachability` (compacted): whether the health watcher can reach each target's
+   * Kubernetes API. Key: `cluster/namespace`. Value: TargetReachabilityMessage; null = nothing
+   * known (reachable).
+   */
+  reachability: 'cluster.reachability',
+  /**
    * `rollout.status`: a rollout's status changes, for other systems (portal, chat ops). Key: the
    * rollout id. Value: RolloutStatusMessage.
    */
@@ -112,6 +118,7 @@ export const TOPIC_SPECS: readonly TopicSpec[] = [
   { id: 'commandResults', name: TOPICS.commandResults, partitions: 6, configs: EVENTS },
   { id: 'pods', name: TOPICS.pods, partitions: 6, configs: STATE },
   { id: 'workloads', name: TOPICS.workloads, partitions: 6, configs: STATE },
+  { id: 'reachability', name: TOPICS.reachability, partitions: 6, configs: STATE },
   { id: 'status', name: TOPICS.status, partitions: 6, configs: EVENTS },
   {
     id: 'deadLetter',

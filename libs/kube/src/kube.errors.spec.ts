@@ -3,6 +3,7 @@ import {
   KubeRetriableError,
   classifyKubeError,
   describe as describeError,
+  isConnectFailure,
   rethrowIfRetriable,
   withTimeout,
 } from './kube.errors';
@@ -166,5 +167,39 @@ describe('withTimeout', () => {
     await expect(withTimeout(never, 5, 'read pod')).rejects.toThrow(
       new KubeRetriableError('read pod: no answer within 5 ms'),
     );
+  });
+});
+
+describe('isConnectFailure: the request never reached the API server', () => {
+  const sys = (code: string, extra: object = {}) =>
+    Object.assign(new Error(`${code} happened`), { code, ...extra });
+  // node-fetch's FetchError, as client-node 1.x throws it for a refused connection.
+  const fetchError = Object.assign(
+    new Error(
+      'request to https://127.0.0.1:1/api/v1/pods failed, reason: connect ECONNREFUSED 127.0.0.1:1',
+    ),
+    { name: 'FetchError', type: 'system', code: 'ECONNREFUSED', errno: 'ECONNREFUSED' },
+  );
+  it.each([
+    ['a refused connection (FetchError)', fetchError, true],
+    [
+      'the same wrapped by rethrowIfRetriable',
+      new KubeRetriableError('evict pod: refused', undefined, fetchError),
+      true,
+    ],
+    ['no route to host', sys('EHOSTUNREACH'), true],
+    ['network unreachable', sys('ENETUNREACH'), true],
+    ['DNS: no such host', sys('ENOTFOUND'), true],
+    ['DNS: try again', sys('EAI_AGAIN'), true],
+    ['undici connect timeout', sys('UND_ERR_CONNECT_TIMEOUT'), true],
+    ['a timeout while connecting', sys('ETIMEDOUT', { syscall: 'connect' }), true],
+    ['a timeout after sending', sys('ETIMEDOUT', { syscall: 'read' }), false],
+    ['a reset (the request may have been sent)', sys('ECONNRESET'), false],
+    ['a broken pipe', sys('EPIPE'), false],
+    ['an API answer (503)', apiException(503, { message: 'etcd leader changed' }), false],
+    ['our own call timeout', new KubeRetriableError('read pod: no answer within 5 ms'), false],
+    ['not an error', 'ECONNREFUSED', false],
+  ])('%s -> %s', (_what, err, expected) => {
+    expect(isConnectFailure(err)).toBe(expected);
   });
 });

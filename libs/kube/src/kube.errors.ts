@@ -198,6 +198,47 @@ export function classifyKubeError(err: unknown): ClassifiedKubeError {
   return { class: 'permanent', reason: code, message };
 }
 
+/**
+ * Codes of a request that never got a connection: the API server never saw it, so it cannot
+ * have had an effect (unlike a reset or a timeout after the request was sent).
+ */
+const CONNECT_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether an error (or one it wraps, via `cause`) is a failure to connect at all, so the call
+ * surely had no effect:
+ *
+ *   isConnectFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' })) === true
+ *   isConnectFailure(new KubeRetriableError('evict pod: ECONNREFUSED', undefined, thatError))   === true
+ *   isConnectFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))          === false
+ *   isConnectFailure({ code: 503 })                                                                === false
+ *
+ * A connect timeout counts (`ETIMEDOUT` on the `connect` syscall); a timeout of a request
+ * already sent does not.
+ */
+export function isConnectFailure(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
+    const { code, syscall, erroredSysCall } = e as {
+      code?: unknown;
+      syscall?: unknown;
+      erroredSysCall?: unknown;
+    };
+    if (typeof code === 'string' && CONNECT_FAILURE_CODES.has(code)) return true;
+    if (code === 'ETIMEDOUT' && (syscall === 'connect' || erroredSysCall === 'connect'))
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Throws a {@link KubeRetriableError} for a retriable error; returns the classification otherwise. */
 export function rethrowIfRetriable(err: unknown, what: string): ClassifiedKubeError {
   const c = classifyKubeError(err);

@@ -53,6 +53,11 @@ export interface WatchHandlers<T> {
   onResync(list: T[]): void | Promise<void>;
   /** Every error, with what the watcher does next. Default: ignored (still retried). */
   onError?(err: unknown, info: { phase: WatchPhase; retryInMs?: number }): void;
+  /**
+   * The API answered: a list completed, or a watch connected. With onError, this tells a
+   * consumer whether it currently sees the cluster (the health watcher's reachability).
+   */
+  onConnected?(info: { phase: 'list' | 'watch' }): void;
 }
 
 export interface WatchOptions {
@@ -194,6 +199,14 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
     }
   }
 
+  private connected(phase: 'list' | 'watch') {
+    try {
+      this.handlers.onConnected?.({ phase });
+    } catch {
+      // A failing handler must not stop the watch.
+    }
+  }
+
   /** Runs handlers strictly in order. */
   private enqueue(fn: () => void | Promise<void>): Promise<void> {
     this.queue = this.queue.then(async () => {
@@ -274,6 +287,7 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
     if (this.stopped) return;
     this.counters.lists++;
     this.rv = rv;
+    this.connected('list');
     await this.enqueue(() => this.handlers.onResync(items));
     this.resolveSynced();
   }
@@ -384,8 +398,11 @@ class ResourceWatchLoop<T extends KubernetesObject> implements ResourceWatch {
           }
           this.current = c;
           if (this.stopped || gone || errorEvent) c.abort();
-          // A resumed watch (no list) is "synced" once it is connected.
-          else this.resolveSynced();
+          else {
+            this.connected('watch');
+            // A resumed watch (no list) is "synced" once it is connected.
+            this.resolveSynced();
+          }
         })
         .catch((err) => onDone(err));
     });

@@ -1,6 +1,8 @@
-import { createRollout, decide, isSettled } from './decide';
+import { UNREACHABLE_RETRY_MS, createRollout, decide, isSettled } from './decide';
 import type {
   ObservedFleet,
+  ObservedTarget,
+  Unreachable,
   PodObs,
   RolloutEvent,
   RolloutSpec,
@@ -78,8 +80,17 @@ class Cluster {
       probe: readyAt !== undefined ? probe : 'failing',
     });
   }
+  /** Set while the watcher cannot reach the cluster (the rest is the last state seen). */
+  unreachable?: Unreachable;
   get observed(): ObservedFleet {
-    return { [T]: { workloads: this.workloads, pods: this.pods } };
+    return { [T]: this.target };
+  }
+  get target(): ObservedTarget {
+    return {
+      workloads: this.workloads,
+      pods: this.pods,
+      ...(this.unreachable ? { unreachable: this.unreachable } : {}),
+    };
   }
 }
 
@@ -280,5 +291,181 @@ describe('decide(): gates and faults', () => {
       4,
     );
     expect(d.state.reason).toBe('c1/mimir: ingester: restart of pod ingester-0 failed: forbidden');
+  });
+});
+
+describe('decide(): a cluster that cannot be reached', () => {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const down: Unreachable = {
+    since: 4_000,
+    reason: 'watch pods: connect ECONNREFUSED 10.0.0.1:6443',
+  };
+  const blockedBy = `cluster c1 unreachable since ${iso(4_000)}: ${down.reason}`;
+
+  it('the watcher cannot see it: blocked with the cluster named, no timeout runs, no restart', () => {
+    const k = new Cluster().statefulSet('ingester', 'ingester', 3);
+    let d = started(k, ['ingester'], { instanceTimeoutSeconds: 300 }); // ingester-0 in flight
+    k.unreachable = down;
+    d = step(d.state, k, { kind: 'observed', target: T }, 5_000);
+    expect(d.status).toBe('blocked');
+    expect(d.state.targets[T]).toMatchObject({ status: 'blocked', reason: blockedBy });
+    expect(d.state.reason).toBe(`c1/mimir: ${blockedBy}`);
+    expect(d.audit).toEqual([
+      { at: 5_000, type: 'target-unreachable', message: `c1/mimir blocked: ${blockedBy}` },
+      { at: 5_000, type: 'blocked', message: `c1/mimir: ${blockedBy}` },
+    ]);
+    expect(isSettled(d.state)).toBe(false); // it resumes by itself
+    // Long past ingester-0's timeout: still the truth, not "pod ingester-0 not back within 300s".
+    d = step(d.state, k, { kind: 'tick' }, 400_000);
+    expect([d.status, d.state.reason, d.commands, d.audit]).toEqual([
+      'blocked',
+      `c1/mimir: ${blockedBy}`,
+      [],
+      [],
+    ]);
+    expect(d.state.targets[T].components.ingester.status).toBe('running');
+  });
+
+  it('back again: resumes by itself, fresh timeouts, the next restart once the pod is back', () => {
+    const k = new Cluster().statefulSet('ingester', 'ingester', 3);
+    let d = started(k, ['ingester'], { instanceTimeoutSeconds: 300 });
+    k.unreachable = down;
+    d = step(d.state, k, { kind: 'observed', target: T }, 5_000);
+    k.unreachable = undefined; // the watcher sees it again: ingester-0 was recreated, not Ready
+    k.replace('ingester', 'ingester-0', 'r2');
+    d = step(d.state, k, { kind: 'observed', target: T }, 400_000);
+    expect(d.status).toBe('running');
+    expect(d.state.reason).toBeUndefined();
+    expect(d.audit).toContainEqual({
+      at: 400_000,
+      type: 'target-reachable',
+      message: 'c1/mimir: cluster c1 reachable again after 396s; resuming',
+    });
+    expect(d.commands).toEqual([]);
+    // Its timeout counts from the return, not from the restart (which was 398 s ago).
+    d = step(d.state, k, { kind: 'tick' }, 400_000 + 299_000);
+    expect(d.status).toBe('running');
+    k.replace('ingester', 'ingester-0', 'r2', 700_000);
+    d = step(d.state, k, { kind: 'observed', target: T }, 700_000);
+    expect(restarts(d.commands)).toEqual(['ingester-1']);
+  });
+
+  it("an executor's `unreachable`: the pod keeps its slot, the restart goes again later under a new id", () => {
+    const k = new Cluster().statefulSet('ingester', 'ingester', 3);
+    let d = started(k, ['ingester']);
+    const first = d.commands[0];
+    expect(first).toMatchObject({ kind: 'restart-pod', pod: 'ingester-0' });
+    d = step(
+      d.state,
+      k,
+      {
+        kind: 'command-result',
+        commandId: first.id,
+        outcome: 'unreachable',
+        detail: 'no connection to cluster c1',
+      },
+      10_000,
+    );
+    const reason = `cluster c1 unreachable since ${iso(10_000)}: executor: no connection to cluster c1`;
+    expect([d.status, d.state.targets[T].reason, d.commands]).toEqual(['blocked', reason, []]);
+    expect(d.wakeAt).toBe(10_000 + UNREACHABLE_RETRY_MS);
+    // ingester-0 still looks Ready (it was never touched), but it keeps its slot: nobody else goes.
+    d = step(d.state, k, { kind: 'observed', target: T }, 11_000);
+    expect(d.commands).toEqual([]);
+    d = step(d.state, k, { kind: 'tick' }, 10_000 + UNREACHABLE_RETRY_MS);
+    expect(d.status).toBe('running');
+    expect(d.commands).toEqual([
+      { ...first, id: expect.not.stringMatching(`^${first.id}$`) as unknown as string },
+    ]);
+    const c = d.state.targets[T].components.ingester;
+    expect(c.inFlight['ingester-0']).toEqual({
+      commandId: d.commands[0].id,
+      uid: (first as { uid: string }).uid,
+      issuedAt: 10_000 + UNREACHABLE_RETRY_MS,
+    });
+    // A late result of the first command changes nothing.
+    const late = step(
+      d.state,
+      k,
+      { kind: 'command-result', commandId: first.id, outcome: 'done' },
+      26_000,
+    );
+    expect(late.commands).toEqual([]);
+    expect(late.state.targets[T].components.ingester.inFlight['ingester-0'].commandId).toBe(
+      d.commands[0].id,
+    );
+  });
+
+  it("an executor's `unreachable` template change is issued again; the watcher's word keeps it waiting", () => {
+    const k = new Cluster().statefulSet('ingester', 'ingester', 2);
+    let d = step(createRollout('r', spec(), 0), k, { kind: 'observed', target: T }, 0);
+    const apply = d.commands[0];
+    d = step(
+      d.state,
+      k,
+      { kind: 'command-result', commandId: apply.id, outcome: 'unreachable', detail: 'x' },
+      1_000,
+    );
+    k.unreachable = { since: 500, reason: 'watch pods: refused' };
+    d = step(d.state, k, { kind: 'tick' }, 1_000 + UNREACHABLE_RETRY_MS); // retry due, watcher says no
+    expect([d.status, d.commands]).toEqual(['blocked', []]);
+    // The watcher saw it first: its time and words.
+    expect(d.state.targets[T].reason).toBe(
+      `cluster c1 unreachable since ${iso(500)}: watch pods: refused`,
+    );
+    k.unreachable = undefined;
+    d = step(d.state, k, { kind: 'observed', target: T }, 40_000);
+    expect(d.commands).toMatchObject([{ kind: 'apply-template', workload: 'ingester' }]);
+    expect(d.commands[0].id).not.toBe(apply.id);
+  });
+
+  it('resume while it is still unreachable: still blocked, same truth', () => {
+    const k = new Cluster().statefulSet('ingester', 'ingester', 2);
+    let d = started(k, ['ingester']);
+    k.unreachable = down;
+    d = step(d.state, k, { kind: 'observed', target: T }, 5_000);
+    d = step(d.state, k, { kind: 'resume' }, 6_000);
+    expect([d.status, d.state.reason, d.commands]).toEqual([
+      'blocked',
+      `c1/mimir: ${blockedBy}`,
+      [],
+    ]);
+  });
+
+  it('only the cut cluster blocks: the other target rolls to success, the rollout stays blocked', () => {
+    const T2 = 'c2/mimir';
+    const k1 = new Cluster().statefulSet('ingester', 'ingester', 2);
+    const k2 = new Cluster().statefulSet('ingester', 'ingester', 2);
+    k1.unreachable = down;
+    const fleet = () => ({ [T]: k1.target, [T2]: k2.target });
+    const go = (s: RolloutState, event: RolloutEvent, now: number) =>
+      decide(s, { event, observed: fleet() }, now);
+    const two = spec({
+      targets: [
+        { cluster: 'c1', namespace: 'mimir' },
+        { cluster: 'c2', namespace: 'mimir' },
+      ],
+      maxParallelTargets: 2,
+    });
+    let d = go(createRollout('r', two, 0), { kind: 'tick' }, 0);
+    expect(d.commands.map((c) => c.target.cluster)).toEqual(['c2']); // nothing for c1
+    for (const c of d.commands)
+      d = go(
+        d.state,
+        { kind: 'command-result', commandId: c.id, outcome: 'done', generation: 2 },
+        1,
+      );
+    k2.observeGeneration('ingester', 2, 'r2');
+    d = go(d.state, { kind: 'observed', target: T2 }, 2);
+    expect(restarts(d.commands)).toEqual(['ingester-0']);
+    k2.replace('ingester', 'ingester-0', 'r2', 5);
+    d = go(d.state, { kind: 'observed', target: T2 }, 5);
+    expect(restarts(d.commands)).toEqual(['ingester-1']);
+    k2.replace('ingester', 'ingester-1', 'r2', 9);
+    d = go(d.state, { kind: 'observed', target: T2 }, 9);
+    expect(d.state.targets[T2].status).toBe('succeeded');
+    expect(d.state.targets[T].status).toBe('blocked');
+    expect([d.status, d.state.reason]).toEqual(['blocked', `c1/mimir: ${blockedBy}`]);
+    expect(isSettled(d.state)).toBe(false);
   });
 });

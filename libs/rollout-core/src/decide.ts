@@ -40,6 +40,13 @@ import { podOrder } from './order';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'aborted']);
 
+/**
+ * After an executor reported a command `unreachable`, its target waits this long before the
+ * command goes again (unless the watcher already says the cluster is unreachable: then until
+ * it says the cluster is back).
+ */
+export const UNREACHABLE_RETRY_MS = 15_000;
+
 /** A new rollout, not yet started. Targets roll in the given order, the canary first. */
 export function createRollout(id: string, spec: RolloutSpec, now: number): RolloutState {
   const keys = spec.targets.map(targetKey);
@@ -56,6 +63,8 @@ export function createRollout(id: string, spec: RolloutSpec, now: number): Rollo
 export function isSettled(state: RolloutState): boolean {
   if (TERMINAL.has(state.status)) return true;
   if (state.status !== 'blocked') return false;
+  // A target blocked because its cluster is unreachable resumes by itself when it is back.
+  if (Object.values(state.targets).some((t) => t.unreachable)) return false;
   return (
     !Object.values(state.targets).some(
       (t) =>
@@ -137,6 +146,8 @@ class Decider {
     let wakeAt: number | undefined;
     if (!TERMINAL.has(this.state.status) && this.state.status !== 'paused') {
       for (const t of Object.values(this.state.targets)) {
+        const retryAt = t.unreachable?.retryAt;
+        if (retryAt !== undefined && (wakeAt === undefined || retryAt < wakeAt)) wakeAt = retryAt;
         for (const c of Object.values(t.components)) {
           if (
             c.status === 'running' &&
@@ -223,17 +234,14 @@ class Decider {
         t.status = 'running';
         t.reason = undefined;
       }
+      // An executor could not connect: try again now (the watcher's view still holds it back).
+      if (t.unreachable?.retryAt !== undefined)
+        t.unreachable = { ...t.unreachable, retryAt: this.now };
       for (const [name] of halted) {
         const c = this.component(key, name);
         c.status = 'running';
         c.reason = undefined;
-        c.waitingSince = undefined;
-        c.saturated = false;
-        this.writable(c);
-        for (const f of Object.keys(c.inFlight))
-          c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
-        for (const w of Object.values(c.workloads))
-          if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
+        this.freshTimeouts(c);
       }
     }
     if (s.status === 'blocked') {
@@ -264,6 +272,17 @@ class Decider {
     }
   }
 
+  /** Every instance and workload change waited on starts its timeout again, from now. */
+  private freshTimeouts(c: ComponentState): void {
+    c.waitingSince = undefined;
+    c.saturated = false;
+    this.writable(c);
+    for (const f of Object.keys(c.inFlight))
+      c.inFlight[f] = { ...c.inFlight[f], issuedAt: this.now };
+    for (const w of Object.values(c.workloads))
+      if (w.issuedAt !== undefined) w.issuedAt = w.progressAt = this.now;
+  }
+
   private applyResult(ev: Extract<RolloutEvent, { kind: 'command-result' }>): Scope {
     for (const key of this.state.order) {
       for (const [name, c0] of Object.entries(this.state.targets[key].components)) {
@@ -271,7 +290,14 @@ class Decider {
         const wl = Object.entries(c0.workloads).find(([, w]) => w.commandId === ev.commandId)?.[0];
         if (!pod && !wl) continue;
         const c = this.component(key, name);
-        if (ev.outcome === 'failed') {
+        if (ev.outcome === 'unreachable') {
+          // Nothing was done. A restart keeps its slot and goes again; a workload change is
+          // simply issued again (both once the target is reachable).
+          if (pod) this.writable(c).inFlight[pod] = { ...c.inFlight[pod], resend: true };
+          else c.workloads[wl!] = { kind: c.workloads[wl!].kind };
+          c.saturated = false;
+          this.unreachableByExecutor(key, ev.detail ?? 'the executor could not connect');
+        } else if (ev.outcome === 'failed') {
           this.halt(
             key,
             name,
@@ -349,6 +375,7 @@ class Decider {
       }
       const obs = this.input.observed[key];
       if (!obs) continue;
+      if (this.holdUnreachable(key)) continue;
       for (const [name, c0] of Object.entries(this.state.targets[key].components)) {
         if (c0.status !== 'running') continue;
         if (typeof scope === 'object' && scope.component !== undefined && scope.component !== name)
@@ -359,6 +386,69 @@ class Decider {
       }
       this.updateTarget(key);
     }
+  }
+
+  private unreachableByExecutor(key: TargetKey, detail: string): void {
+    const t = this.target(key);
+    t.unreachable = {
+      since: t.unreachable?.since ?? this.now,
+      reason: `executor: ${detail}`,
+      retryAt: this.now + UNREACHABLE_RETRY_MS,
+    };
+  }
+
+  /**
+   * A target whose cluster cannot be reached is blocked, with the cluster and since when in
+   * the reason, and left alone: nothing is released, and no timeout runs, since what is
+   * observed there is only the last state seen. Why not let timeouts fire: they would block
+   * it anyway, naming a pod ("not back within 600s") when the truth is that nobody can see.
+   * When the cluster is back (the watcher sees it again and no executor retry is pending),
+   * the target resumes by itself and everything waited on gets a fresh timeout.
+   * Returns whether the target is held.
+   */
+  private holdUnreachable(key: TargetKey): boolean {
+    const t0 = this.state.targets[key];
+    const seen = this.input.observed[key]?.unreachable;
+    const retryAt = t0.unreachable?.retryAt;
+    const executorWaits = retryAt !== undefined && retryAt > this.now;
+    const cluster = parseTargetKey(key).cluster;
+    if (seen || executorWaits) {
+      const since = Math.min(seen?.since ?? Infinity, t0.unreachable?.since ?? Infinity);
+      // Said once per outage (the reason of the first word; since moves only earlier).
+      const heldAlready =
+        t0.status === 'blocked' && t0.unreachable !== undefined && t0.unreachable.since === since;
+      const t = this.target(key);
+      t.unreachable = {
+        since,
+        reason: heldAlready ? t0.unreachable!.reason : (seen?.reason ?? t0.unreachable!.reason),
+        ...(executorWaits ? { retryAt } : {}),
+      };
+      if (!heldAlready) {
+        t.status = 'blocked';
+        t.reason = `cluster ${cluster} unreachable since ${new Date(since).toISOString()}: ${t.unreachable.reason}`;
+        this.log('target-unreachable', `${key} blocked: ${t.reason}`);
+      }
+      return true;
+    }
+    if (!t0.unreachable) return false;
+    const t = this.target(key);
+    const away = Math.round((this.now - t0.unreachable.since) / 1000);
+    t.unreachable = undefined;
+    if (t.status === 'blocked') {
+      t.status = 'running';
+      t.reason = undefined;
+    }
+    for (const [name, c0] of Object.entries(t.components)) {
+      if (c0.status !== 'running') continue;
+      const c = this.component(key, name);
+      this.freshTimeouts(c);
+      c.wakeAt = this.now; // looked at in this decision (or the next tick, outside its scope)
+    }
+    this.log(
+      'target-reachable',
+      `${key}: cluster ${cluster} reachable again after ${away}s; resuming`,
+    );
+    return false;
   }
 
   private updateTarget(key: TargetKey): void {
@@ -596,6 +686,31 @@ class Decider {
     let timedOut: string | undefined;
     for (const podName in c.inFlight) {
       const f = c.inFlight[podName];
+      if (f.resend) {
+        // The executor could not reach the cluster last time: the same restart, a new id.
+        const id = this.nextId();
+        this.writable(c).inFlight[podName] = {
+          commandId: id,
+          uid: f.uid,
+          zone: f.zone,
+          issuedAt: this.now,
+        };
+        this.commands.push({
+          kind: 'restart-pod',
+          id,
+          rolloutId: this.state.id,
+          target: parseTargetKey(key),
+          pod: podName,
+          uid: f.uid,
+          method: spec.restartMethod,
+        });
+        this.log(
+          'restart',
+          `${key} ${name}: restarting ${podName} again (its cluster was unreachable)`,
+        );
+        this.wake(c, this.now + this.timeoutMs() + 1);
+        continue;
+      }
       const p = pods[podName];
       if (isBack(p, f)) {
         const readyAt = p.readySince ?? this.now;

@@ -78,11 +78,24 @@ export interface PodObs {
   probe?: ReadyProbe;
 }
 
+/** Why and since when a target's cluster cannot be reached. */
+export interface Unreachable {
+  /** Epoch ms of the first failure that has not been followed by a success. */
+  since: number;
+  /** The last error, e.g. `watch pods: connect ECONNREFUSED 10.0.0.1:6443`. */
+  reason: string;
+}
+
 /** Everything observed in one target, indexed the way decide() reads it. */
 export interface ObservedTarget {
   workloads: Record<string, WorkloadObs>;
   /** component -> pod name -> pod */
   pods: Record<string, Record<string, PodObs>>;
+  /**
+   * Set while the health watcher cannot reach the target's Kubernetes API (its watches fail):
+   * `workloads` and `pods` are then the last state seen, not the current one.
+   */
+  unreachable?: Unreachable;
 }
 
 /** Observed state of every target a rollout touches. A missing target means "not seen yet". */
@@ -183,7 +196,12 @@ export type CommandOutcome =
   /** A PodDisruptionBudget refused the eviction; the executor keeps retrying with backoff. */
   | 'refused'
   /** Permanent failure (forbidden, invalid, not found workload, ...). */
-  | 'failed';
+  | 'failed'
+  /**
+   * Not attempted: no connection to the cluster's API could be made for it, so nothing
+   * changed. The planner blocks the target and issues the command again (new id) later.
+   */
+  | 'unreachable';
 
 // ---------------------------------------------------------------- rollout state
 
@@ -200,6 +218,12 @@ export interface InFlight {
   issuedAt: number;
   /** Last refusal (PDB) reported by the executor, shown as progress. */
   refused?: string;
+  /**
+   * The executor could not reach the cluster, so the pod was not touched. It keeps its slot
+   * (counted as down: a late delivery of the old command could still act on it) and the
+   * restart goes again, under a new command id, once the target is reachable.
+   */
+  resend?: boolean;
 }
 
 /** Progress of one workload of a component. */
@@ -247,6 +271,12 @@ export interface ComponentState {
 export interface TargetState {
   status: TargetStatus;
   reason?: string;
+  /**
+   * The target's cluster is unreachable (from the watcher's observations, or an executor's
+   * `unreachable` result): the target is blocked with the reason until it is reachable again.
+   * `retryAt`: an executor could not connect; its commands go again at that time.
+   */
+  unreachable?: Unreachable & { retryAt?: number };
   startedAt?: number;
   endedAt?: number;
   components: Record<string, ComponentState>;
