@@ -48,12 +48,25 @@ kwokctl_q() {
   local logf="${STATE_DIR}/kwokctl.log"
   mkdir -p "${STATE_DIR}"
   echo "--- $(date -u +%FT%TZ) kwokctl $*" >>"${logf}"
-  if ! "${KWOKCTL}" "$@" >>"${logf}" 2>&1; then
+  if ! without_inherited_fds "${KWOKCTL}" "$@" >>"${logf}" 2>&1; then
     tail -n 20 "${logf}" >&2
     die "kwokctl $1 $2 failed (full log: ${logf})"
   fi
 }
 die() { echo "[cluster.sh] error: $*" >&2; exit 1; }
+# Runs a command with only stdin/stdout/stderr open. The control plane kwokctl starts outlives
+# this script: an inherited descriptor would stay open as long as the cluster runs. Under
+# `flock /tmp/ringmaster-heavy.lock scripts/cluster.sh up` that descriptor is the lock, and
+# every later flock waits until the cluster goes down (seen: all heavy jobs stuck behind etcd).
+without_inherited_fds() {
+  (
+    for fd in /proc/${BASHPID}/fd/*; do
+      fd="${fd##*/}"
+      ((fd > 2)) && eval "exec ${fd}>&-" 2>/dev/null
+    done
+    exec "$@"
+  )
+}
 
 usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
