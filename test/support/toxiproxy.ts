@@ -89,7 +89,7 @@ export class ToxiproxyClient {
   }
 
   async setEnabled(name: string, enabled: boolean): Promise<void> {
-    await this.call('POST', `/proxies/${encodeURIComponent(name)}`, { enabled });
+    await this.call('PATCH', `/proxies/${encodeURIComponent(name)}`, { enabled });
   }
 
   async addToxic(proxy: string, toxic: Toxic): Promise<void> {

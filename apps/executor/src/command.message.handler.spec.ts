@@ -323,7 +323,7 @@ describe('CommandMessageHandler', () => {
           expect.objectContaining({
             outcome: 'unreachable',
             detail: expect.stringMatching(
-              /^no connection to cluster eu-1 in 3 attempt\(s\) over 2 s; nothing was done: KubeRetriableError: read pod: ECONNREFUSED/,
+              /^no connection to cluster eu-1 for 2 s \(3 failed attempt\(s\)\); nothing was done: KubeRetriableError: read pod: ECONNREFUSED/,
             ),
           }),
         ]);
@@ -333,7 +333,7 @@ describe('CommandMessageHandler', () => {
         expect(sink.results.map((r) => r.outcome)).toEqual(['unreachable', 'unreachable']);
       });
 
-      it('once an attempt may have reached the server (a reset), never unreachable: retried in place', async () => {
+      it('a reset first (it may have acted), then only refusals: unreachable, saying so', async () => {
         const reset = new KubeRetriableError(
           'evict pod: socket hang up',
           undefined,
@@ -347,9 +347,30 @@ describe('CommandMessageHandler', () => {
         const m = inbound(restartPod);
         await expect(handle(m)).rejects.toThrow(RetriableError);
         clock.now += 5_000;
-        await expect(handle(m)).rejects.toThrow(RetriableError);
-        clock.now += 5_000;
-        await expect(handle(m)).rejects.toThrow(RetriableError);
+        await expect(handle(m)).rejects.toThrow(RetriableError); // refusals start counting here
+        clock.now += 2_000;
+        await expect(handle(m)).resolves.toBeUndefined();
+        expect(sink.results).toEqual([
+          expect.objectContaining({
+            outcome: 'unreachable',
+            detail: expect.stringMatching(
+              /^no connection to cluster eu-1 for 2 s \(3 failed attempt\(s\)\); an earlier attempt was cut off mid-request and may have acted: /,
+            ),
+          }),
+        ]);
+      });
+
+      it('a cluster that answers between refusals (5xx) is not unreachable: retried in place', async () => {
+        const { handle, sink, clock } = setup({ unreachableAfterMs: 2_000 }, [
+          { throw: refused() },
+          { throw: new KubeRetriableError('503', 503) },
+          { throw: refused() },
+        ]);
+        const m = inbound(restartPod);
+        for (let i = 0; i < 3; i++) {
+          await expect(handle(m)).rejects.toThrow(RetriableError);
+          clock.now += 1_500;
+        }
         expect(sink.results).toEqual([]);
       });
 

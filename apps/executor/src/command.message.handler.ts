@@ -12,7 +12,7 @@
  * | eviction refused by a PDB, within deadline  | refused (the budget's text) | RetriableError: no commit; the partition pauses and the command is retried after a backoff |
  * | eviction refused, deadline passed           | refused (final)             | commit                  |
  * | retriable error (5xx, timeout, reset)       | none                        | RetriableError: retried with backoff, no commit |
- * | only connect failures, past EXECUTOR_UNREACHABLE_AFTER_MS | unreachable (nothing was done) | commit   |
+ * | connect failures for EXECUTOR_UNREACHABLE_AFTER_MS | unreachable (says whether an earlier attempt may have acted) | commit |
  * | retriable errors past EXECUTOR_RETRY_BUDGET_MS | failed, with the last error | commit                |
  * | any other error of the runner (a bug)       | failed                      | PermanentError -> dead letter, commit |
  * | result publish fails                        | -                           | RetriableError; the result is kept, so the retry re-publishes it without Kubernetes |
@@ -28,13 +28,15 @@
  *
  * Why `unreachable`: commands are keyed by cluster, but several clusters share a partition (6
  * partitions, any number of clusters). A command retried in place holds every later command of
- * its partition, so one cluster cut off would stall the clusters hashed next to it. When every
- * attempt of a command failed to connect at all (refused, no route, DNS: the API server never
- * saw it, so it had no effect), the executor says so after a short while and moves on; the
- * planner blocks that target ("cluster X unreachable since ...") and issues the command again
- * once the cluster is back. An error after which the request may have reached the server (a
- * reset, a timeout, a 5xx) is never reported as `unreachable`: it is retried in place, since
- * the command may have taken effect.
+ * its partition, so one cluster cut off would stall the clusters hashed next to it (in the
+ * chaos lane kwok-ringmaster-1 and -2 share partition 0). When the attempts of a command have
+ * failed to connect at all (refused, no route, DNS) for a short while, the cluster is away: the
+ * executor says so and moves on; the planner blocks that target ("cluster X unreachable since
+ * ..."), keeps a pod restart's slot (counted down) and sends the command again once the cluster
+ * is back: a restart with the same uid precondition, a template change as the same idempotent
+ * patch. So it is safe even when an earlier attempt was cut off mid-request and may have acted
+ * (the detail says so; "nothing was done" only when every attempt failed to connect). Errors
+ * from a cluster that answers (5xx, timeouts, resets) are retried in place as before.
  *
  * Duplicates are harmless: a command carries an id (results are keyed by it) and a pod restart a
  * uid precondition, so a redelivered restart-pod whose pod was replaced meanwhile is
@@ -88,8 +90,8 @@ export interface CommandHandlerOptions {
   /** Retriable errors of one command are retried this long before `failed`; 0: forever. */
   retryBudgetMs: number;
   /**
-   * A command whose every attempt failed to connect is reported `unreachable` once this long
-   * has passed since the first (default 2000; 0: at the first).
+   * A command whose attempts have failed to connect for this long (no other error in between)
+   * is reported `unreachable` (default 2000; 0: at the first connect failure).
    */
   unreachableAfterMs?: number;
   completedCacheSize: number;
@@ -122,6 +124,8 @@ interface Progress {
   errors: number;
   /** Some failed attempt may have reached the API server (not a connect failure). */
   mayHaveActed?: boolean;
+  /** First of the connect failures in a row (reset by any other error). */
+  connectFailingSince?: number;
 }
 
 export const DEFAULT_UNREACHABLE_AFTER_MS = 2_000;
@@ -250,12 +254,17 @@ export class CommandMessageHandler {
     p.firstErrorAt ??= now;
     p.errors++;
     const elapsed = now - p.firstErrorAt;
-    if (!isConnectFailure(error)) p.mayHaveActed = true;
+    if (isConnectFailure(error)) p.connectFailingSince ??= now;
+    else {
+      p.mayHaveActed = true;
+      p.connectFailingSince = undefined;
+    }
     const unreachableAfter = this.options.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
-    if (!p.mayHaveActed && elapsed >= unreachableAfter) {
+    if (p.connectFailingSince !== undefined && now - p.connectFailingSince >= unreachableAfter) {
+      const away = Math.round((now - p.connectFailingSince) / 1000);
       return this.complete(cmd, {
         outcome: 'unreachable',
-        detail: `no connection to cluster ${cmd.target.cluster} in ${p.errors} attempt(s) over ${Math.round(elapsed / 1000)} s; nothing was done: ${errorReason(error)}`,
+        detail: `no connection to cluster ${cmd.target.cluster} for ${away} s (${p.errors} failed attempt(s)); ${p.mayHaveActed ? 'an earlier attempt was cut off mid-request and may have acted' : 'nothing was done'}: ${errorReason(error)}`,
       });
     }
     const budget = this.options.retryBudgetMs;

@@ -25,9 +25,9 @@ import {
 export const COMMAND_RESULT_TYPE = 'rollout.command-result';
 
 /**
- * `unreachable` (the executor never got a connection to the cluster's API for the command, so
- * nothing changed) was added after v1 shipped: a planner older than the executors would
- * dead-letter such results, so upgrade planners first.
+ * `unreachable` (the executor could not connect to the cluster's API for a while and gave the
+ * command back; see CommandOutcome) was added after v1 shipped: a planner older than the
+ * executors would dead-letter such results, so upgrade planners first.
  */
 export const CommandOutcomeSchema = z.enum([
   'done',

@@ -291,8 +291,9 @@ class Decider {
         if (!pod && !wl) continue;
         const c = this.component(key, name);
         if (ev.outcome === 'unreachable') {
-          // Nothing was done. A restart keeps its slot and goes again; a workload change is
-          // simply issued again (both once the target is reachable).
+          // Probably nothing was done. A restart keeps its slot and goes again (same uid
+          // precondition); a workload change is issued again (the same idempotent patch); both
+          // once the target is reachable.
           if (pod) this.writable(c).inFlight[pod] = { ...c.inFlight[pod], resend: true };
           else c.workloads[wl!] = { kind: c.workloads[wl!].kind };
           c.saturated = false;

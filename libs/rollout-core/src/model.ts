@@ -198,8 +198,11 @@ export type CommandOutcome =
   /** Permanent failure (forbidden, invalid, not found workload, ...). */
   | 'failed'
   /**
-   * Not attempted: no connection to the cluster's API could be made for it, so nothing
-   * changed. The planner blocks the target and issues the command again (new id) later.
+   * The executor could not connect to the cluster's API for a while and gave the command
+   * back. Usually nothing changed; if an earlier attempt was cut off mid-request it may have
+   * acted (`detail` says which). The planner blocks the target and sends the command again
+   * (new id) once the cluster is back: a restarted pod keeps its slot meanwhile, and both the
+   * restart (uid precondition) and a template change (same patch) are safe to repeat.
    */
   | 'unreachable';
 
@@ -219,9 +222,10 @@ export interface InFlight {
   /** Last refusal (PDB) reported by the executor, shown as progress. */
   refused?: string;
   /**
-   * The executor could not reach the cluster, so the pod was not touched. It keeps its slot
-   * (counted as down: a late delivery of the old command could still act on it) and the
-   * restart goes again, under a new command id, once the target is reachable.
+   * The executor could not reach the cluster, so the pod may not have been restarted. It
+   * keeps its slot (counted as down: an interrupted attempt may have evicted it, or a late
+   * delivery of the old command still could) and the restart goes again, under a new command
+   * id and the same uid precondition, once the target is reachable.
    */
   resend?: boolean;
 }
