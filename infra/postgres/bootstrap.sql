@@ -5,6 +5,8 @@
 --   * the postgres:15 container of docker-compose.yml, once, from
 --     /docker-entrypoint-initdb.d, without -v: the defaults below apply and the password
 --     comes from the environment variable RINGMASTER_DB_PASSWORD (psql 15's \getenv).
+-- With rm_secure_password set (postgres.sh does, on stdin) it also makes the role that
+-- may log in over TLS only (pg_hba.conf says so), for tests of the clients' TLS.
 -- Tables are not made here: TypeORM migrations own the schema (never `synchronize`).
 
 \set ON_ERROR_STOP on
@@ -39,3 +41,15 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'rm_db', :'rm_user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'rm_db') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'rm_test_db', :'rm_user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'rm_test_db') \gexec
+
+-- The TLS-only role (postgres.sh): no superuser, may create schemas in the test database.
+\if :{?rm_secure_password}
+  \if :{?rm_secure_user}
+  \else
+    \set rm_secure_user ringmaster_secure
+  \endif
+  SELECT format('CREATE ROLE %I LOGIN', :'rm_secure_user')
+   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'rm_secure_user') \gexec
+  SELECT format('ALTER ROLE %I PASSWORD %L', :'rm_secure_user', :'rm_secure_password') \gexec
+  SELECT format('GRANT CONNECT, CREATE ON DATABASE %I TO %I', :'rm_test_db', :'rm_secure_user') \gexec
+\endif

@@ -3,7 +3,11 @@
 # `postgresql` package (installed here with apt-get if missing), but a DEDICATED cluster of
 # our own (own data directory, port and socket directory) rather than the system cluster
 # `main`, so it never clashes with, nor depends on, whatever else runs on the machine.
-# It listens on 127.0.0.1 only; TCP logins need a password (scram-sha-256).
+# It listens on 127.0.0.1 only; TCP logins need a password (scram-sha-256). TLS is on
+# (plain connections keep working): a local CA and server certificate generated once
+# (infra/tls/issue-cert.sh, SANs 127.0.0.1/localhost) in <home>/tls, and a second login role
+# `ringmaster_secure` that may connect over TLS only, its random password in
+# <home>/secure/ringmaster_secure.password (mode 600), for tests of the clients' TLS.
 #
 # Usage: infra/postgres/postgres.sh start|stop|status|reset|env|psql [psql args...]
 #   start   install the server if missing, initdb once, start, wait for pg_isready, make
@@ -11,7 +15,9 @@
 #   stop    fast shutdown (pg_ctl -m fast) and wait. No-op when stopped.
 #   status  exit 0 and say so when accepting connections; exit 3 when not.
 #   reset   stop, then delete the whole cluster (next start re-creates it empty).
-#   env     print DATABASE_URL and TEST_DATABASE_URL, starting nothing.
+#   env     print DATABASE_URL and TEST_DATABASE_URL, and for the TLS-only role
+#           DATABASE_SECURE_URL (no password in it), DATABASE_SECURE_PASSWORD_FILE and
+#           DATABASE_SECURE_CA_FILE, starting nothing.
 #   psql    psql into the ringmaster database as the ringmaster user.
 #
 # Environment (all optional):
@@ -33,6 +39,7 @@ RM_USER=ringmaster
 RM_PASSWORD=ringmaster
 RM_DB=ringmaster
 RM_TEST_DB=ringmaster_test
+RM_SECURE_USER=ringmaster_secure
 RINGMASTER_STATE="${RINGMASTER_STATE:-$HOME/.local/state/ringmaster}"
 
 DATABASE_URL="postgres://$RM_USER:$RM_PASSWORD@$PG_HOST:$PG_PORT/$RM_DB"
@@ -41,8 +48,12 @@ TEST_DATABASE_URL="postgres://$RM_USER:$RM_PASSWORD@$PG_HOST:$PG_PORT/$RM_TEST_D
 log() { printf 'postgres: %s\n' "$*" >&2; }
 die() { printf 'postgres: error: %s\n' "$*" >&2; exit 1; }
 print_env() {
+  choose_home
   echo "DATABASE_URL=$DATABASE_URL"
   echo "TEST_DATABASE_URL=$TEST_DATABASE_URL"
+  echo "DATABASE_SECURE_URL=postgres://$RM_SECURE_USER@$PG_HOST:$PG_PORT/$RM_TEST_DB"
+  echo "DATABASE_SECURE_PASSWORD_FILE=$PG_SECURE_PASSWORD_FILE"
+  echo "DATABASE_SECURE_CA_FILE=$PG_TLS/ca.crt"
 }
 
 # The server refuses to run as root, so as root everything runs as the `postgres` OS user
@@ -91,6 +102,46 @@ choose_home() {
   PG_DATA="$PG_HOME/data"
   PG_RUN="$PG_HOME/run"          # unix socket directory (ours, not /var/run/postgresql)
   PG_LOG="$PG_HOME/postgres.log"
+  PG_TLS="$PG_HOME/tls"          # ca.crt (public), server.crt, server.key (the server's, 600)
+  PG_SECURE_PASSWORD_FILE="$PG_HOME/secure/$RM_SECURE_USER.password"
+}
+
+# The server certificate and the TLS-only role's password, generated once. The key must
+# belong to the server's OS user; the password file to whoever runs this script (clients).
+ensure_tls_files() {
+  mkdir -p "$PG_HOME"
+  "$SCRIPT_DIR/../tls/issue-cert.sh" "$PG_TLS" Postgres || die "could not make the TLS certificate"
+  if [[ $EUID -eq 0 ]]; then chown -R "$PG_OS_USER:" "$PG_TLS"; fi
+  chmod 755 "$PG_TLS"
+  chmod 600 "$PG_TLS/server.key"
+  if [[ ! -s "$PG_SECURE_PASSWORD_FILE" ]]; then
+    mkdir -p "$(dirname "$PG_SECURE_PASSWORD_FILE")"
+    chmod 711 "$(dirname "$PG_SECURE_PASSWORD_FILE")"
+    (umask 077 && openssl rand -hex 24 >"$PG_SECURE_PASSWORD_FILE.tmp" \
+      && mv "$PG_SECURE_PASSWORD_FILE.tmp" "$PG_SECURE_PASSWORD_FILE") \
+      || die "could not write $PG_SECURE_PASSWORD_FILE"
+  fi
+}
+
+# pg_hba.conf is initdb's; the TLS-only role's lines go first (first match wins): over TLS
+# with its password, never without TLS. Added once; returns 0 when it changed the file.
+ensure_hba() {
+  local hba="$PG_DATA/pg_hba.conf" lines
+  as_pg grep -q "^hostnossl all $RM_SECURE_USER " "$hba" && return 1
+  lines="# Added by infra/postgres/postgres.sh: $RM_SECURE_USER logs in over TLS only.
+hostssl   all $RM_SECURE_USER 127.0.0.1/32 scram-sha-256
+hostnossl all $RM_SECURE_USER 0.0.0.0/0 reject
+hostnossl all $RM_SECURE_USER ::/0 reject"
+  { echo "$lines"; as_pg cat "$hba"; } | as_pg tee "$hba.tmp" >/dev/null
+  as_pg mv "$hba.tmp" "$hba"
+  return 0
+}
+
+# Does the server speak TLS with the certificate clients are told to trust?
+tls_ready() {
+  PGPASSWORD="$(cat "$PG_SECURE_PASSWORD_FILE")" PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -A -t -q \
+    "host=$PG_HOST port=$PG_PORT dbname=$RM_TEST_DB user=$RM_SECURE_USER sslmode=verify-full sslrootcert=$PG_TLS/ca.crt" \
+    -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' 2>/dev/null | grep -qx t
 }
 
 # Serialize start/stop/reset (two test runners starting at once).
@@ -120,8 +171,10 @@ ensure_cluster() {
 
 # Settings that may change between starts (port, paths) live in ringmaster.conf,
 # rewritten on every start and included from postgresql.conf.
+# Returns 0 when the file changed (a running server then needs a reload).
 write_conf() {
-  as_pg tee "$PG_DATA/ringmaster.conf" >/dev/null <<EOF
+  local conf
+  conf="$(cat <<EOF
 # Written by infra/postgres/postgres.sh on every start; edit the script, not this file.
 listen_addresses = '$PG_HOST'
 port = $PG_PORT
@@ -135,14 +188,34 @@ full_page_writes = off
 max_connections = 200
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+# TLS for clients that ask for it (sslmode=require/verify-full); plain connections still work
+# for every role but $RM_SECURE_USER (pg_hba.conf). Changing these needs only a reload.
+ssl = on
+ssl_cert_file = '$PG_TLS/server.crt'
+ssl_key_file = '$PG_TLS/server.key'
 EOF
+)"
+  if [[ "$(as_pg cat "$PG_DATA/ringmaster.conf" 2>/dev/null)" == "$conf" ]]; then return 1; fi
+  as_pg tee "$PG_DATA/ringmaster.conf" >/dev/null <<<"$conf"
 }
 
 bootstrap_roles() {
-  as_pg "$PG_BIN/psql" -X -q -h "$PG_RUN" -p "$PG_PORT" -d postgres \
-    -v rm_user="$RM_USER" -v rm_password="$RM_PASSWORD" \
-    -v rm_db="$RM_DB" -v rm_test_db="$RM_TEST_DB" \
-    -f - <"$SCRIPT_DIR/bootstrap.sql" >/dev/null
+  # The TLS-only role's password goes in on stdin, not on a command line `ps` would show.
+  { printf '\\set rm_secure_password %s\n' "$(cat "$PG_SECURE_PASSWORD_FILE")"
+    cat "$SCRIPT_DIR/bootstrap.sql"; } |
+    as_pg "$PG_BIN/psql" -X -q -h "$PG_RUN" -p "$PG_PORT" -d postgres \
+      -v rm_user="$RM_USER" -v rm_password="$RM_PASSWORD" \
+      -v rm_db="$RM_DB" -v rm_test_db="$RM_TEST_DB" -v rm_secure_user="$RM_SECURE_USER" \
+      -f - >/dev/null
+}
+
+# Waits until TLS logins of the secure role work (right after a start or a reload).
+wait_tls() {
+  local deadline=$((SECONDS + PG_START_TIMEOUT))
+  until tls_ready; do
+    ((SECONDS < deadline)) || die "no TLS login as $RM_SECURE_USER on $PG_HOST:$PG_PORT within ${PG_START_TIMEOUT}s (log: $PG_LOG)"
+    sleep 0.2
+  done
 }
 
 cmd_start() {
@@ -152,14 +225,26 @@ cmd_start() {
   choose_home
   if is_running; then
     is_ready || die "cluster in $PG_DATA is running but does not answer on $PG_HOST:$PG_PORT (started with another PGPORT_RINGMASTER? stop it first; log: $PG_LOG)"
+    ensure_tls_files
     bootstrap_roles
+    # A cluster started by an older script: TLS and pg_hba need only a reload, no restart.
+    local changed=1
+    write_conf && changed=0
+    ensure_hba && changed=0
+    if ((changed == 0)); then
+      as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
+      log "reloaded the configuration (TLS, pg_hba.conf)"
+    fi
+    wait_tls
     log "already running on $PG_HOST:$PG_PORT (data $PG_DATA)"
     print_env
     return 0
   fi
   port_open && die "port $PG_HOST:$PG_PORT is already in use by another process (not this cluster); free it or set PGPORT_RINGMASTER"
   ensure_cluster
-  write_conf
+  ensure_tls_files
+  write_conf || true
+  ensure_hba || true
   if [[ $EUID -eq 0 ]]; then touch "$PG_LOG" && chown "$PG_OS_USER:" "$PG_LOG"; fi
   as_pg mkdir -p "$PG_RUN"
   log "starting PostgreSQL $(basename "$(dirname "$PG_BIN")") on $PG_HOST:$PG_PORT (data $PG_DATA)"
@@ -174,7 +259,8 @@ cmd_start() {
     sleep 0.2
   done
   bootstrap_roles
-  log "ready in $((SECONDS - t0)) s"
+  wait_tls
+  log "ready in $((SECONDS - t0)) s (TLS on; $RM_SECURE_USER over TLS only)"
   print_env
 }
 

@@ -65,6 +65,32 @@ describe('persistenceConfigFromEnv', () => {
     expect(() => persistenceConfigFromEnv(env)).toThrow(new RegExp(`^${variable}: `));
   });
 
+  it('reads the password from DATABASE_PASSWORD_FILE into the URL, never into the log', () => {
+    const file = join(tmpdir(), `rm-pw-${process.pid}`);
+    writeFileSync(file, 'p@ss:w/rd%41\n');
+    const config = persistenceConfigFromEnv({
+      DATABASE_URL: 'postgres://rm@db:5432/ringmaster',
+      DATABASE_PASSWORD_FILE: file,
+    });
+    expect(config.url).toBe('postgres://rm:p%40ss%3Aw%2Frd%2541@db:5432/ringmaster');
+    expect(decodeURIComponent(new URL(config.url).password)).toBe('p@ss:w/rd%41');
+    expect(JSON.stringify(redactedPersistenceConfig(config))).toContain('rm:***@db:5432');
+    const refused = (env: NodeJS.ProcessEnv) => () => persistenceConfigFromEnv(env);
+    expect(refused({ DATABASE_URL: URL_OK, DATABASE_PASSWORD_FILE: file })).toThrow(
+      /^DATABASE_PASSWORD_FILE: is set but DATABASE_URL has a password too/,
+    );
+    expect(refused({ DATABASE_URL: 'postgres://db/x', DATABASE_PASSWORD_FILE: file })).toThrow(
+      /^DATABASE_URL: names no user/,
+    );
+    expect(
+      refused({ DATABASE_URL: 'postgres://rm@db/x', DATABASE_PASSWORD_FILE: '/nonexistent/pw' }),
+    ).toThrow('DATABASE_PASSWORD_FILE: cannot read /nonexistent/pw: ENOENT');
+    writeFileSync(file, '\n');
+    expect(refused({ DATABASE_URL: 'postgres://rm@db/x', DATABASE_PASSWORD_FILE: file })).toThrow(
+      'DATABASE_PASSWORD_FILE: the file is empty',
+    );
+  });
+
   it('never shows the password when logged', () => {
     const shown = JSON.stringify(
       redactedPersistenceConfig(persistenceConfigFromEnv({ DATABASE_URL: URL_OK })),

@@ -3,6 +3,8 @@
  * setting stops the service with the variable's name instead of failing on first use.
  *
  *   DATABASE_URL          postgres://user:password@host:port/db (required)
+ *   DATABASE_PASSWORD_FILE a file holding the password (a mounted Secret), instead of the one
+ *                         in DATABASE_URL (which then names only the user)
  *   DATABASE_SSL          true|false (default false; true when DATABASE_SSL_CA_FILE is set)
  *   DATABASE_SSL_CA_FILE  PEM file of the CA that signed the server certificate
  *   DATABASE_SCHEMA       schema for Ringmaster's tables (default: the server's, usually public).
@@ -56,6 +58,30 @@ export function persistenceConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     );
   }
 
+  const passwordFile = env.DATABASE_PASSWORD_FILE?.trim();
+  if (passwordFile) {
+    if (parsed.password)
+      throw new PersistenceConfigError(
+        'DATABASE_PASSWORD_FILE',
+        'is set but DATABASE_URL has a password too; keep one',
+      );
+    if (!parsed.username)
+      throw new PersistenceConfigError('DATABASE_URL', 'names no user for DATABASE_PASSWORD_FILE');
+    let secret: string;
+    try {
+      // A trailing newline is an artifact of how the file was written, not part of the secret.
+      secret = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new PersistenceConfigError(
+        'DATABASE_PASSWORD_FILE',
+        `cannot read ${passwordFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    if (!secret) throw new PersistenceConfigError('DATABASE_PASSWORD_FILE', 'the file is empty');
+    parsed.password = encodeURIComponent(secret);
+  }
+  const connectUrl = passwordFile ? parsed.toString() : url;
+
   const caFile = env.DATABASE_SSL_CA_FILE?.trim();
   const sslFlag = parseBool('DATABASE_SSL', env.DATABASE_SSL);
   if (sslFlag === false && caFile) {
@@ -92,7 +118,7 @@ export function persistenceConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
       `must be an integer from 1 to 100 (got ${poolRaw})`,
     );
   }
-  return { url, ssl, schema, poolSize };
+  return { url: connectUrl, ssl, schema, poolSize };
 }
 
 /** The config as it may be logged: the password in the URL masked, the CA shown by size only. */
