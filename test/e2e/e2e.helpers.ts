@@ -123,6 +123,8 @@ export interface E2eStackOptions {
   beforeServices?: (kubeconfig: string, contexts: string[]) => Promise<void>;
   /** More namespaces with the fixture, watched too (one per case of a spec sharing a stack). */
   moreNamespaces?: string[];
+  /** Environment of every service (e.g. the SASL_SSL Kafka listener, Postgres over TLS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface E2eStack {
@@ -157,6 +159,7 @@ export async function startE2eStack(o: E2eStackOptions): Promise<E2eStack> {
       plannerPort: o.plannerPort,
       readyStubPort: o.readyStub?.port,
       tokens: o.tokens,
+      env: o.env,
     },
     infra,
   );
