@@ -55,18 +55,44 @@ export interface KeyedMessage {
   message: Message;
 }
 
-export interface HostilePayload {
+/** The ways a payload is made hostile (see hostilePayload). */
+export const HOSTILE_KINDS = [
+  'not-utf8',
+  'malformed-json',
+  'not-an-object',
+  'deep-root',
+  'empty',
+  'oversized',
+  'unknown-version',
+  'unknown-type',
+  'other-topic',
+  'missing-field',
+  'wrong-type',
+  'deep-or-wide',
+  'out-of-range',
+  'unknown-key',
+  'prototype-name',
+  'key-mismatch',
+] as const;
+export type HostileKind = (typeof HOSTILE_KINDS)[number];
+
+export interface MutatedPayload {
   topic: ConsumedTopic;
-  /** What is wrong with it, for failure messages (`drop required field target.cluster`). */
+  /** What was done to it, for failure messages (`drop required field target.cluster`). */
   label: string;
   key: string | null;
   /** null: a Kafka null value (never for the compacted topics, where it is a tombstone). */
   value: Buffer | null;
-  /** The refusal's reason must match this. */
+}
+
+export interface HostilePayload extends MutatedPayload {
+  kind: HostileKind;
+  /** The refusal's reason must match this: it names what is wrong. */
   reason: RegExp;
 }
 
-export type MutatedPayload = Omit<HostilePayload, 'reason'>;
+type Unkinded = Omit<HostilePayload, 'kind'>;
+type Choices = Partial<Record<HostileKind, fc.Arbitrary<Unkinded>>>;
 
 interface Contract {
   schema: z.ZodTypeAny;
@@ -609,7 +635,7 @@ const INVALID_UTF8: readonly number[][] = [
 ];
 
 /** Payloads wrong as a whole, whatever the topic's schema. */
-function wholePayload(topic: ConsumedTopic, base: KeyedMessage): fc.Arbitrary<HostilePayload> {
+function wholePayload(topic: ConsumedTopic, base: KeyedMessage): Choices {
   const c = CONTRACTS[topic];
   const json = JSON.stringify(base.message);
   const mk = (
@@ -739,38 +765,40 @@ function wholePayload(topic: ConsumedTopic, base: KeyedMessage): fc.Arbitrary<Ho
     .constantFrom(...CONSUMED_TOPICS.filter((t) => t !== topic))
     .chain((t) => CONTRACTS[t].valid().map((m) => ({ t, m })))
     .map(({ t, m }) => mk(`a ${t} message`, serialize(m), /(^|; )(type|kind): /));
-  return fc.oneof(
-    notUtf8,
-    malformed,
-    notObject,
-    deepRoot,
+  return {
+    'not-utf8': notUtf8,
+    'malformed-json': malformed,
+    'not-an-object': notObject,
+    'deep-root': deepRoot,
     empty,
     oversized,
-    version,
-    type,
-    otherTopic,
-  );
+    'unknown-version': version,
+    'unknown-type': type,
+    'other-topic': otherTopic,
+  };
 }
 
 /** One change to one field of a valid message that makes it certainly invalid. */
-function fieldPayload(
-  topic: ConsumedTopic,
-  base: KeyedMessage,
-): fc.Arbitrary<HostilePayload> | undefined {
+function fieldPayload(topic: ConsumedTopic, base: KeyedMessage): Choices {
   const c = CONTRACTS[topic];
   const { fields, objects } = sitesOf(c.schema, base.message);
-  const mk = (label: string, value: Buffer, reason: RegExp): HostilePayload => ({
+  const mk = (label: string, value: Buffer, reason: RegExp): Unkinded => ({
     topic,
     label,
     key: base.key,
     value,
     reason,
   });
-  const choices: fc.Arbitrary<HostilePayload>[] = [];
+  const choices: Choices = {};
+  const add = (kind: HostileKind, a: fc.Arbitrary<Unkinded>) => {
+    const had = choices[kind];
+    choices[kind] = had ? fc.oneof(had, a) : a;
+  };
 
   const required = fields.filter((f) => f.required);
   if (required.length)
-    choices.push(
+    add(
+      'missing-field',
       fc
         .constantFrom(...required)
         .map((f) =>
@@ -786,7 +814,8 @@ function fieldPayload(
     .map((f) => ({ f, ok: acceptedTypes(f.schema) }))
     .filter((x): x is { f: FieldSite; ok: Set<JsonType> } => x.ok !== undefined);
   if (typed.length) {
-    choices.push(
+    add(
+      'wrong-type',
       fc
         .constantFrom(...typed)
         .chain(({ f, ok }) =>
@@ -803,7 +832,8 @@ function fieldPayload(
         ),
     );
     // Nested ever deeper, or a huge flat array: never what any field takes.
-    choices.push(
+    add(
+      'deep-or-wide',
       fc
         .record({
           f: fc.constantFrom(...typed.map((x) => x.f)),
@@ -857,7 +887,8 @@ function fieldPayload(
     return out;
   });
   if (outOfRange.length)
-    choices.push(
+    add(
+      'out-of-range',
       fc
         .oneof(...outOfRange)
         .map(({ f, v, what }) =>
@@ -871,7 +902,8 @@ function fieldPayload(
 
   const strict = objects.filter((o) => o.strict);
   if (strict.length)
-    choices.push(
+    add(
+      'unknown-key',
       fc
         .record({
           o: fc.constantFrom(...strict),
@@ -906,7 +938,8 @@ function fieldPayload(
   const componentFields = fields.filter((f) => f.schema === ComponentNameSchema);
   const componentRecords = objects.filter((o) => o.keySchema === ComponentNameSchema);
   if (componentFields.length)
-    choices.push(
+    add(
+      'prototype-name',
       fc
         .record({ f: fc.constantFrom(...componentFields), n: fc.constantFrom(...protoNames) })
         .map(({ f, n }) =>
@@ -918,7 +951,8 @@ function fieldPayload(
         ),
     );
   if (componentRecords.length)
-    choices.push(
+    add(
+      'prototype-name',
       fc
         .record({ o: fc.constantFrom(...componentRecords), n: fc.constantFrom(...protoNames) })
         .map(({ o, n }) =>
@@ -931,7 +965,8 @@ function fieldPayload(
     );
 
   if (c.compacted)
-    choices.push(
+    add(
+      'key-mismatch',
       fc
         .oneof(
           fc.string({ maxLength: 40 }),
@@ -952,7 +987,7 @@ function fieldPayload(
         })),
     );
 
-  return choices.length ? fc.oneof(...choices) : undefined;
+  return choices;
 }
 
 /**
@@ -960,14 +995,39 @@ function fieldPayload(
  * what is wrong). Keys are the base message's own (never null on the compacted topics, whose
  * broker refuses null keys), except where the key is what is wrong.
  */
-export function hostilePayload(topic: ConsumedTopic): fc.Arbitrary<HostilePayload> {
-  return validMessage(topic).chain((base) => {
-    const field = fieldPayload(topic, base);
-    const whole = wholePayload(topic, base);
-    return field
-      ? fc.oneof({ arbitrary: whole, weight: 1 }, { arbitrary: field, weight: 2 })
-      : whole;
+export function hostilePayload(
+  topic: ConsumedTopic,
+  kinds: readonly HostileKind[] = HOSTILE_KINDS,
+): fc.Arbitrary<HostilePayload> {
+  return validMessage(topic)
+    .map((base) => choicesFor(topic, base, kinds))
+    .filter((choices) => choices.length > 0)
+    .chain((choices) => fc.oneof(...choices));
+}
+
+function choicesFor(
+  topic: ConsumedTopic,
+  base: KeyedMessage,
+  kinds: readonly HostileKind[],
+): fc.Arbitrary<HostilePayload>[] {
+  const all: Choices = { ...wholePayload(topic, base), ...fieldPayload(topic, base) };
+  return kinds.flatMap((kind) => {
+    const a = all[kind];
+    return a ? [a.map((p): HostilePayload => ({ ...p, kind }))] : [];
   });
+}
+
+/**
+ * The kinds of hostile payload a topic can get (an unknown key needs a strict object, a key
+ * mismatch a compacted topic...), from the valid messages of a fixed seed.
+ */
+export function hostileKinds(topic: ConsumedTopic): HostileKind[] {
+  const seen = new Set<HostileKind>();
+  for (const base of fc.sample(validMessage(topic), { numRuns: 100, seed: 1 })) {
+    const all: Choices = { ...wholePayload(topic, base), ...fieldPayload(topic, base) };
+    for (const k of Object.keys(all) as HostileKind[]) seen.add(k);
+  }
+  return HOSTILE_KINDS.filter((k) => seen.has(k));
 }
 
 /**
@@ -1052,6 +1112,6 @@ export function mutatedPayload(topic: ConsumedTopic): fc.Arbitrary<MutatedPayloa
   });
   return fc.oneof(
     changed,
-    hostilePayload(topic).map(({ reason: _r, ...p }) => p),
+    hostilePayload(topic).map(({ reason: _r, kind: _k, ...p }) => p),
   );
 }

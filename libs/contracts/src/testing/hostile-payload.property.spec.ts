@@ -14,10 +14,13 @@ import { CommandResultMessageSchema } from '../command-result.schema';
 import {
   CONSUMED_TOPICS,
   CONTRACTS,
+  HOSTILE_KINDS,
   consumerCheck,
+  hostileKinds,
   hostilePayload,
   mutatedPayload,
   validMessage,
+  type HostilePayload,
   type MutatedPayload,
 } from './hostile-payload.arbitrary';
 
@@ -66,18 +69,33 @@ describe.each(CONSUMED_TOPICS)('topic %s: what its consumer accepts', (topic) =>
     );
   });
 
+  const refusedNamingIt = (p: HostilePayload) => {
+    const r = check(p);
+    if (r.ok) throw new Error(`accepted ${shown(p)}`);
+    if (!p.reason.test(r.reason))
+      throw new Error(
+        `reason ${JSON.stringify(r.reason.slice(0, 300))} does not match ${p.reason} for ${shown(p)}`,
+      );
+  };
+
   it('every hostile payload is refused with a reason naming what is wrong; nothing throws', () => {
-    fc.assert(
-      fc.property(printable(hostilePayload(topic)), (p) => {
-        const r = check(p);
-        if (r.ok) throw new Error(`accepted ${shown(p)}`);
-        if (!p.reason.test(r.reason))
-          throw new Error(
-            `reason ${JSON.stringify(r.reason.slice(0, 300))} does not match ${p.reason} for ${shown(p)}`,
-          );
-      }),
-      settings,
+    fc.assert(fc.property(printable(hostilePayload(topic)), refusedNamingIt), settings);
+  });
+
+  const kinds = hostileKinds(topic);
+  it('can get every kind of hostile payload that applies to it', () => {
+    const everywhere = HOSTILE_KINDS.filter(
+      (k) => !['unknown-key', 'prototype-name', 'key-mismatch'].includes(k),
     );
+    expect(kinds).toEqual(expect.arrayContaining(everywhere));
+    expect(kinds.includes('key-mismatch')).toBe(CONTRACTS[topic].compacted);
+  });
+
+  it.each(kinds)('hostile kind %s: refused with a reason naming what is wrong', (kind) => {
+    fc.assert(fc.property(printable(hostilePayload(topic, [kind])), refusedNamingIt), {
+      ...settings,
+      numRuns: Math.max(10, Math.ceil(RUNS / 4)),
+    });
   });
 
   it('a randomly changed valid message is accepted as valid or refused with a reason', () => {
