@@ -198,7 +198,7 @@ export class ClusterWatchSupervisor {
       );
       // A handler's error is ours, not the API's: it says nothing about reachability.
       if (info.phase !== 'handler')
-        this.emit(reachability.failed(kind, errorReason(err), this.now()));
+        this.emit(reachability.failed(kind, apiFailure(err), this.now()));
     };
     const onConnected = () => this.emit(reachability.connected(kind, this.now()));
     let watch: ResourceWatch;
@@ -284,4 +284,15 @@ function keysOfTarget(
 export function notNewer(a: string | undefined, b: string | undefined): boolean {
   if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return true;
   return BigInt(a) <= BigInt(b);
+}
+
+/**
+ * An API failure in a few words for the reachability reason: node-fetch's "request to <url>
+ * failed, reason: connect ECONNREFUSED 10.0.0.1:6443" becomes "connect ECONNREFUSED
+ * 10.0.0.1:6443" (the URL, with its query, says nothing more than the target already does).
+ */
+export function apiFailure(err: unknown): string {
+  const reason = errorReason(err);
+  const m = /request to \S+ failed, reason: (.*)$/.exec(reason);
+  return m ? m[1] : reason;
 }

@@ -1,3 +1,4 @@
+import { apiFailure } from './cluster-watch.supervisor';
 import { TargetReachability } from './target-reachability.tracker';
 
 const target = { cluster: 'eu-1', namespace: 'mimir' };
@@ -74,5 +75,20 @@ describe('TargetReachability', () => {
     expect(values(r.connected('statefulsets', 30))).toEqual([
       expect.objectContaining({ reachable: true, since: 30 }),
     ]);
+  });
+});
+
+describe('apiFailure: the reason in a few words', () => {
+  it('keeps what node-fetch says after "reason:", without the URL', () => {
+    const e = Object.assign(
+      new Error(
+        'request to https://127.0.0.1:43885/api/v1/namespaces/x/pods?watch=true failed, reason: connect ECONNREFUSED 127.0.0.1:43885',
+      ),
+      { name: 'FetchError' },
+    );
+    expect(apiFailure(e)).toBe('connect ECONNREFUSED 127.0.0.1:43885');
+  });
+  it('leaves other errors as errorReason gives them', () => {
+    expect(apiFailure(new Error('Premature close'))).toMatch(/Premature close/);
   });
 });
