@@ -6,7 +6,9 @@
 #
 # Usage: scripts/infra.sh up|down|status|env
 #   up      start both (each is a no-op if already running), print the connection settings
-#           and write them to $RINGMASTER_STATE/infra.env for other scripts to source:
+#           (plain ones, and KAFKA_SECURE_* / DATABASE_SECURE_* for the TLS listeners: CA
+#           files, user names, password files) and write them to $RINGMASTER_STATE/infra.env
+#           for other scripts to source:
 #             set -a; . "${RINGMASTER_STATE:-$HOME/.local/state/ringmaster}/infra.env"; set +a
 #   down    stop both and remove infra.env. Data is kept (kafka.sh/postgres.sh reset wipe it).
 #   status  report both; exit 0 only when both are up.
