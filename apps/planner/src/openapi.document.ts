@@ -109,6 +109,9 @@ export function openApiDocument(): object {
             },
             '201': { description: 'created', content: json(rolloutRef) },
             '400': error('malformed body: each problem names its field'),
+            '409': error(
+              'a target already has an active rollout (named): one at a time per target',
+            ),
             '422': error(
               'unknown cluster, namespace or component, or an unsafe override without unsafe: true',
             ),

@@ -18,6 +18,8 @@ import {
 import { toRolloutSpec, type RolloutRequest } from '@ringmaster/contracts';
 import {
   RolloutRepository,
+  TargetBusyError,
+  type InsertRolloutResult,
   type ListRolloutsFilter,
   type RolloutRecord,
 } from '@ringmaster/persistence';
@@ -78,7 +80,7 @@ export class RolloutService {
     if (req.dryRun) return { kind: 'dry-run', plan: p };
     const now = this.clock();
     const state = createRollout(randomUUID(), spec, now);
-    const { created, rollout } = await this.repo.insertRollout(state, {
+    const { created, rollout } = await this.insertExclusive(state, {
       ...opts,
       audit: [
         {
@@ -98,6 +100,30 @@ export class RolloutService {
     if (created)
       await this.engine.track(rollout.state, rollout.version, rollout.requestId ?? undefined);
     return { kind: created ? 'created' : 'existing', rollout, plan: p };
+  }
+
+  /**
+   * One active rollout per target: a second request for a target whose rollout is not over is
+   * refused with 409 naming that rollout (an event goes to the dead-letter topic with the same
+   * reason). Two rollouts over one target would each spend the same availability budget.
+   */
+  private async insertExclusive(
+    state: RolloutState,
+    options: Parameters<RolloutRepository['insertRollout']>[1],
+  ): Promise<InsertRolloutResult> {
+    try {
+      return await this.repo.insertRollout(state, { ...options, exclusiveTargets: true });
+    } catch (e) {
+      if (!(e instanceof TargetBusyError)) throw e;
+      const keys = state.spec.targets.map((t) => targetKey(t));
+      throw new RolloutRequestError(
+        409,
+        e.holders.map(
+          (h) =>
+            `targets.${keys.indexOf(h.target)}: ${h.target} has an active rollout ${h.rolloutId} (${h.status}); wait for it to end, or abort it`,
+        ),
+      );
+    }
   }
 
   /** What the planner observes now (for per-zone progress). */

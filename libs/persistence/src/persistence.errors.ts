@@ -38,3 +38,21 @@ export class InvalidCursorError extends Error {
     this.name = 'InvalidCursorError';
   }
 }
+
+/**
+ * A target of a new rollout is held by a rollout that is still active (pending, running, paused
+ * or blocked): two rollouts deciding over one target would each spend the same availability
+ * budget. Not retriable as such: the caller waits for that rollout to end, or aborts it.
+ */
+export class TargetBusyError extends Error {
+  readonly retriable = false;
+  readonly code = 'TARGET_BUSY';
+  constructor(readonly holders: { target: string; rolloutId: string; status: string }[]) {
+    super(
+      holders
+        .map((h) => `${h.target} has an active rollout ${h.rolloutId} (${h.status})`)
+        .join('; '),
+    );
+    this.name = 'TargetBusyError';
+  }
+}

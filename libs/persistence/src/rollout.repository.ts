@@ -20,6 +20,7 @@ import {
   InvalidCursorError,
   RolloutNotFoundError,
   RolloutVersionConflictError,
+  TargetBusyError,
 } from './persistence.errors';
 import { runSql } from './query.helper';
 
@@ -58,6 +59,12 @@ export interface InsertRolloutOptions {
   /** `requestId` of a rollout.requests event: same idempotency, for events. */
   requestId?: string;
   requestedBy?: string;
+  /**
+   * One active rollout per target: refuse (TargetBusyError) while another rollout that is not
+   * over yet holds one of the targets. Checked under a per-target lock in the insert's own
+   * transaction, so concurrent requests for one target (on any planner instance) create one.
+   */
+  exclusiveTargets?: boolean;
   /** Written with the rollout, in the same transaction (e.g. "created by ci"). */
   audit?: readonly AuditRecordInput[];
   outbox?: readonly OutboxMessage[];
@@ -134,12 +141,23 @@ export class RolloutRepository {
    * Inserts a new rollout (version 1) with its targets, audit entries and outbox rows. If a
    * rollout with the same idempotency key, request id or id exists, writes nothing and returns
    * that one (`created: false`); concurrent inserts with one key create exactly one rollout.
+   * With `exclusiveTargets`, a target held by an active rollout refuses the insert (a replay of
+   * that very request still returns it).
    */
   async insertRollout(
     state: RolloutState,
     options: InsertRolloutOptions = {},
   ): Promise<InsertRolloutResult> {
     return this.ds.transaction(async (m) => {
+      if (options.exclusiveTargets) {
+        await this.lockTargets(m, state.spec.targets);
+        // Under the locks: a retry of the request that holds the target is a replay, not a clash.
+        const existing = await this.findConflicting(m, state.id, options);
+        if (existing)
+          return { created: false, rollout: toRecord(existing.row), matchedOn: existing.on };
+        const holders = await this.activeHolders(m, state.spec.targets);
+        if (holders.length > 0) throw new TargetBusyError(holders);
+      }
       const { rows } = await runSql<RolloutRow>(
         m,
         `INSERT INTO rollouts AS r (id, status, spec, state, reason, created_at, updated_at, version,
@@ -219,6 +237,51 @@ export class RolloutRepository {
       return { version: rows[0].version, outboxIds };
     };
     return manager ? manager.transaction(run) : this.ds.transaction(run);
+  }
+
+  /**
+   * Transaction-scoped advisory locks, one per target (keyed by schema and target, taken in one
+   * order so two inserts never wait on each other crosswise): inserts touching a target take
+   * turns, and each sees what the previous one committed (READ COMMITTED: a fresh snapshot per
+   * statement).
+   */
+  private async lockTargets(m: EntityManager, targets: readonly TargetRef[]): Promise<void> {
+    const keys = uniqueTargets(targets).map((t) => `${t.cluster}/${t.namespace}`);
+    await runSql(
+      m,
+      `SELECT pg_advisory_xact_lock(k.h)
+         FROM (SELECT DISTINCT hashtextextended(current_schema() || '|rollout-target|' || t, 0) AS h
+                 FROM unnest($1::text[]) AS t
+                ORDER BY 1) AS k`,
+      [keys],
+    );
+  }
+
+  /** Active rollouts holding any of `targets`. */
+  private async activeHolders(
+    m: EntityManager,
+    targets: readonly TargetRef[],
+  ): Promise<{ target: string; rolloutId: string; status: string }[]> {
+    const ts = uniqueTargets(targets);
+    const { rows } = await runSql<{
+      cluster: string;
+      namespace: string;
+      id: string;
+      status: string;
+    }>(
+      m,
+      `SELECT t.cluster, t.namespace, r.id, r.status
+         FROM rollout_targets t JOIN rollouts r ON r.id = t.rollout_id
+        WHERE r.status = ANY($1::text[])
+          AND (t.cluster, t.namespace) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+        ORDER BY t.cluster, t.namespace, r.created_at`,
+      [[...ACTIVE_ROLLOUT_STATUSES], ts.map((t) => t.cluster), ts.map((t) => t.namespace)],
+    );
+    return rows.map((r) => ({
+      target: `${r.cluster}/${r.namespace}`,
+      rolloutId: r.id,
+      status: r.status,
+    }));
   }
 
   /** Appends audit entries (in `manager`'s transaction when given). */
