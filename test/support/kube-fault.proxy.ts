@@ -5,9 +5,10 @@
  *   client (executor, watcher) --TLS, our self-signed cert--> KubeFaultProxy --TLS, the
  *   kubeconfig's CA and admin client cert--> the real kube-apiserver
  *
- * Each request that is not a watch is matched against the rules in order; the first rule
- * whose method and path match draws (seeded, so a run can be repeated) whether to inject its
- * fault, within its `share` and `max`:
+ * Each request that is not a watch goes through the rules in order: each rule whose method
+ * and path match, and whose `max` is not spent, draws (seeded, so a run can be repeated)
+ * whether to inject its fault with probability `share`; the first hit wins (so with rules of
+ * share 0.1 then 0.3, 10% get the first fault and 27% the second):
  *   - `status`: answer 429 (with Retry-After) / 500 / 503 with a Kubernetes Status body, the
  *     request never reaches the API server;
  *   - `hang`: answer nothing; after `ms` close the connection (a client sees a reset or its
@@ -161,9 +162,8 @@ export class KubeFaultProxy {
         r.method === undefined ||
         (typeof r.method === 'string' ? r.method === method : r.method.test(method));
       if (!m || (r.path && !r.path.test(path))) continue;
-      // The first matching rule decides; a rule that has spent its `max` lets the request go.
-      if ((this.counters.injected[r.name] ?? 0) >= (r.max ?? Infinity)) return undefined;
-      return this.random() < r.share ? r : undefined;
+      if ((this.counters.injected[r.name] ?? 0) >= (r.max ?? Infinity)) continue;
+      if (this.random() < r.share) return r;
     }
     return undefined;
   }
