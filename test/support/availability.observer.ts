@@ -45,6 +45,8 @@ export interface ObserverReport {
   violations: Violation[];
   /** StatefulSet pod name -> deletions seen. */
   deletions: Record<string, number>;
+  /** StatefulSet pod name -> when each deletion was seen (epoch ms) and of which uid. */
+  deletedAt: Record<string, { at: number; uid: string }[]>;
   /** Pods (uids) that existed at start and were deleted. */
   originalsDeleted: number;
   originals: number;
@@ -82,6 +84,7 @@ export class AvailabilityObserver {
     maxZonesDisrupted: {},
     violations: [],
     deletions: {},
+    deletedAt: {},
     originalsDeleted: 0,
     originals: 0,
     events: 0,
@@ -194,8 +197,10 @@ export class AvailabilityObserver {
     const becameDeleted = type === 'DELETED' || (seen.terminating && !prev?.terminating);
     if (becameDeleted && !this.deletedUids.has(seen.uid)) {
       this.deletedUids.add(seen.uid);
-      if (seen.workload)
+      if (seen.workload) {
         this.report.deletions[seen.name] = (this.report.deletions[seen.name] ?? 0) + 1;
+        (this.report.deletedAt[seen.name] ??= []).push({ at: Date.now(), uid: seen.uid });
+      }
     }
     if (type === 'DELETED') this.pods.delete(seen.uid);
     else this.pods.set(seen.uid, seen);
