@@ -20,7 +20,10 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/infra.sh status >/dev/null 2>&1 || started_infra=1
-bash scripts/cluster.sh status 2>/dev/null | grep -q ': up ' || started_cluster=1
+# Not '| grep -q': under pipefail, status dies of SIGPIPE once grep has its match, and the
+# clusters (others' too) were always taken for ours and torn down at the end.
+cluster_status="$(bash scripts/cluster.sh status 2>/dev/null || true)"
+grep -q ': up ' <<<"${cluster_status}" || started_cluster=1
 bash scripts/infra.sh up >&2
 bash scripts/cluster.sh up --clusters 2 --fixture none >&2
 npm run -s build >&2

@@ -30,17 +30,16 @@
  * two rollouts of one target overlap in time, no clash became a rollout while the target was
  * busy), the dead-letter topic, and the answers themselves (no 5xx).
  *
- * Rate limit: every client here is 127.0.0.1, i.e. one client to the planner's per-address token
- * bucket; the run raises it (PLANNER_RATE_LIMIT_RPS=1000, BURST=2000) rather than turning it off,
- * so the middleware stays in the path. 429s are counted separately (and honoured: the call waits
- * Retry-After and goes again).
+ * Rate limit: the planner's token bucket is per caller (token), so every client here has its own
+ * token and the planner runs with its default limit (PLANNER_RATE_LIMIT_RPS 20, BURST 40 per
+ * client). 429s are counted separately (and honoured: the call waits Retry-After and goes again).
  *
  * Output: tables, then one line
  *   load: targets=.. pods=.. rest_rps=.. rest_p50_ms=.. rest_p99_ms=.. errors=.. http_5xx=.. ...
  * Exit status 1 when a correctness check fails.
  */
 import type { Producer } from 'kafkajs';
-import { REQUEST_AUTH_HEADER, ROLLOUT_REQUEST_TYPE, topicNames } from '@ringmaster/contracts';
+import { ROLLOUT_REQUEST_TYPE, topicNames } from '@ringmaster/contracts';
 import { AvailabilityObserver, type ObserverReport } from '../support/availability.observer';
 import {
   Stack,
@@ -49,22 +48,28 @@ import {
   ensureBuilt,
   ensureClusters,
   ensureInfra,
+  LOG_DIR,
   runName,
   waitAllReady,
 } from '../support/stack';
 import {
   SETTLED,
   collect,
+  requestAuth,
   sleep,
   statefulSetPodNames,
   testKafka,
   waitObserved,
 } from '../e2e/e2e.helpers';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { LatencyRecorder, percentile, table, type OpSummary } from './latency.recorder';
 
 const PORT = 18270;
 /** Pod-template annotation naming the request a rollout came from (the change is in every summary). */
 const REQUEST_ANNOTATION = 'load.ringmaster.dev/request';
+/** The token name of the system that sends request events (an event's producer must be it). */
+const PRODUCER = 'load-bench';
 const PODS_PER_TARGET = 26; // the small microservices fixture
 const SETTLE_TIMEOUT_MS = 300_000;
 const VISIBLE_TIMEOUT_MS = 90_000;
@@ -136,25 +141,32 @@ interface RolloutOutcome {
   seconds: number;
 }
 
-/** A REST call, timed, recorded under `op`; a call that gets no answer is status 0. */
+/**
+ * A REST call as client `token`, timed, recorded under `op`; a call that gets no answer is
+ * status 0. A 429 is recorded, then honoured (Retry-After is whole seconds) and sent again.
+ */
 async function call<T>(
   stack: Stack,
+  token: string,
   rec: LatencyRecorder,
   op: string,
   path: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: { body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: T }> {
   for (;;) {
     const t = performance.now();
     let r: { status: number; body: T };
     try {
-      r = await stack.api<T>(path, init);
+      r = await stack.api<T>(path, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, ...init.headers },
+      });
     } catch {
       r = { status: 0, body: undefined as T };
     }
     rec.add(op, performance.now() - t, r.status);
     if (r.status !== 429) return r;
-    await sleep(1000); // Retry-After is whole seconds
+    await sleep(1000);
   }
 }
 
@@ -167,6 +179,7 @@ class Probe {
 
   constructor(
     private readonly stack: Stack,
+    private readonly token: string,
     readonly rec: LatencyRecorder,
   ) {}
 
@@ -174,11 +187,19 @@ class Probe {
     this.loop = (async () => {
       while (!this.stopped) {
         const t = performance.now();
-        const h = await fetch(`${this.stack.plannerUrl}/healthz`).catch(() => undefined);
+        const h = await fetch(`${this.stack.plannerUrl}/healthz`, {
+          headers: { authorization: `Bearer ${this.token}` },
+        }).catch(() => undefined);
         await h?.arrayBuffer();
         this.rec.add(`${this.phase}:healthz`, performance.now() - t, h?.status ?? 0);
         if (this.rolloutId)
-          await call(this.stack, this.rec, `${this.phase}:get`, `/v1/rollouts/${this.rolloutId}`);
+          await call(
+            this.stack,
+            this.token,
+            this.rec,
+            `${this.phase}:get`,
+            `/v1/rollouts/${this.rolloutId}`,
+          );
         await sleep(250);
       }
     })();
@@ -188,6 +209,35 @@ class Probe {
     this.stopped = true;
     await this.loop;
   }
+}
+
+/**
+ * PodDisruptionBudget refusals the executors retried, from their logs (diagnostics, not a
+ * correctness source): a refused eviction is retried in place and holds every later command of
+ * its partition, i.e. of every cluster hashed to it. Per command (partition@offset): attempts
+ * and the seconds from the first refusal to the last.
+ */
+function pdbRefusals(name: string): { commands: number; attempts: number; longestS: number } {
+  const seen = new Map<string, { n: number; first: number; last: number }>();
+  const line =
+    /(\d+\/\d+\/\d+, \d+:\d+:\d+ [AP]M) .*rollout\.commands\/(\d+@\d+): attempt \d+ failed.*eviction refused by a PodDisruptionBudget/;
+  for (const f of readdirSync(LOG_DIR).filter((x) => x.startsWith(`${name}-executor`))) {
+    for (const l of readFileSync(join(LOG_DIR, f), 'utf8').split('\n')) {
+      const m = line.exec(l);
+      if (!m) continue;
+      const at = Date.parse(m[1]);
+      const e = seen.get(m[2]) ?? { n: 0, first: at, last: at };
+      e.n++;
+      e.last = at;
+      seen.set(m[2], e);
+    }
+  }
+  const all = [...seen.values()];
+  return {
+    commands: all.length,
+    attempts: all.reduce((n, e) => n + e.n, 0),
+    longestS: all.reduce((m, e) => Math.max(m, (e.last - e.first) / 1000), 0),
+  };
 }
 
 async function main(): Promise<number> {
@@ -233,7 +283,15 @@ async function main(): Promise<number> {
         contexts,
         namespaces,
         plannerPort: PORT,
-        env: { PLANNER_RATE_LIMIT_RPS: '1000', PLANNER_RATE_LIMIT_BURST: '2000' },
+        // One token per client (the rate limit is per token), the producer's for the events.
+        tokens: Object.fromEntries([
+          ...Array.from({ length: Math.max(prof.clients, targets.length) }, (_, i) => [
+            `client-${i}`,
+            ['roll:*/*'],
+          ]),
+          ['probe', ['read:*/*']],
+          [PRODUCER, ['roll:*/*']],
+        ]),
       },
       infra,
     );
@@ -254,10 +312,12 @@ async function main(): Promise<number> {
     const outcomes: RolloutOutcome[] = [];
     const s = stack;
 
-    async function waitSettled(id: string, op: string): Promise<string> {
+    const token = (client: number) => s.tokens[`client-${client}`];
+
+    async function waitSettled(client: number, id: string, op: string): Promise<string> {
       const deadline = Date.now() + SETTLE_TIMEOUT_MS;
       for (;;) {
-        const r = await call<{ status: string }>(s, rec, op, `/v1/rollouts/${id}`);
+        const r = await call<{ status: string }>(s, token(client), rec, op, `/v1/rollouts/${id}`);
         if (r.status === 200 && SETTLED.includes(r.body.status)) return r.body.status;
         if (Date.now() > deadline) return `stuck:${r.body?.status ?? r.status}`;
         await sleep(500);
@@ -271,7 +331,7 @@ async function main(): Promise<number> {
       idleTargets.map(async (t, i) => {
         const key = `${name}-idle-${i}`;
         const sentAt = Date.now();
-        const r = await call<{ id: string }>(s, rec, 'idle:create', '/v1/rollouts', {
+        const r = await call<{ id: string }>(s, token(i), rec, 'idle:create', '/v1/rollouts', {
           body: {
             targets: [t],
             change: { kind: 'template', annotations: { [REQUEST_ANNOTATION]: key } },
@@ -280,7 +340,7 @@ async function main(): Promise<number> {
         });
         if (r.status !== 201)
           throw new Error(`idle rollout: ${r.status} ${JSON.stringify(r.body)}`);
-        const status = await waitSettled(r.body.id, 'idle:get');
+        const status = await waitSettled(i, r.body.id, 'idle:get');
         outcomes.push({
           key,
           target: keyOf(t),
@@ -293,7 +353,7 @@ async function main(): Promise<number> {
     );
     const idleIds = outcomes.map((o) => o.id);
     log(`idle rollouts: ${outcomes.map((o) => `${o.status} ${o.seconds.toFixed(1)}s`).join(', ')}`);
-    probe = new Probe(s, new LatencyRecorder());
+    probe = new Probe(s, s.tokens.probe, new LatencyRecorder());
     probe.rolloutId = idleIds[0];
     probe.start();
     await sleep(prof.idleMs);
@@ -308,14 +368,15 @@ async function main(): Promise<number> {
     let rnd = 1;
     const random = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31; // reproducible mix
     await Promise.all(
-      Array.from({ length: prof.clients }, async () => {
+      Array.from({ length: prof.clients }, async (_, client) => {
+        const me = token(client);
         while (Date.now() < aEnd) {
           const x = random();
           const t = targets[Math.floor(random() * targets.length)];
           const cluster = contexts[Math.floor(random() * contexts.length)];
           if (x < 0.3) {
             expectA['A:dry-run-1'] = 200;
-            await call(s, rec, 'A:dry-run-1', '/v1/rollouts', {
+            await call(s, me, rec, 'A:dry-run-1', '/v1/rollouts', {
               body: { targets: [t], change: { kind: 'restart' }, dryRun: true },
             });
           } else if (x < 0.45) {
@@ -325,7 +386,7 @@ async function main(): Promise<number> {
               (_, i) => targets[(start + i) % targets.length],
             );
             expectA['A:dry-run-5'] = 200;
-            await call(s, rec, 'A:dry-run-5', '/v1/rollouts', {
+            await call(s, me, rec, 'A:dry-run-5', '/v1/rollouts', {
               body: {
                 targets: many,
                 change: { kind: 'image', image: 'grafana/mimir:2.15.0' },
@@ -343,11 +404,18 @@ async function main(): Promise<number> {
               'limit=1',
             ][Math.floor(random() * 5)];
             expectA['A:list'] = 200;
-            const r = await call<{ nextCursor?: string }>(s, rec, 'A:list', `/v1/rollouts?${q}`);
+            const r = await call<{ nextCursor?: string }>(
+              s,
+              me,
+              rec,
+              'A:list',
+              `/v1/rollouts?${q}`,
+            );
             if (r.body?.nextCursor) {
               expectA['A:list-next-page'] = 200;
               await call(
                 s,
+                me,
                 rec,
                 'A:list-next-page',
                 `/v1/rollouts?${q}&cursor=${encodeURIComponent(r.body.nextCursor)}`,
@@ -355,10 +423,10 @@ async function main(): Promise<number> {
             }
           } else if (x < 0.85) {
             expectA['A:get'] = 200;
-            await call(s, rec, 'A:get', `/v1/rollouts/${idleIds[Math.floor(random() * 2)]}`);
+            await call(s, me, rec, 'A:get', `/v1/rollouts/${idleIds[Math.floor(random() * 2)]}`);
           } else {
             expectA['A:events'] = 200;
-            await call(s, rec, 'A:events', `/v1/rollouts/${idleIds[0]}/events`);
+            await call(s, me, rec, 'A:events', `/v1/rollouts/${idleIds[0]}/events`);
           }
         }
       }),
@@ -394,7 +462,7 @@ async function main(): Promise<number> {
         v: 1,
         type: ROLLOUT_REQUEST_TYPE,
         requestId,
-        producer: 'load-bench',
+        producer: PRODUCER,
         targets: [t],
         change: { kind: 'template', annotations: { [REQUEST_ANNOTATION]: annotation } },
       };
@@ -404,21 +472,22 @@ async function main(): Promise<number> {
           {
             key: requestId,
             value: JSON.stringify(event),
-            headers: { [REQUEST_AUTH_HEADER]: `Bearer ${s.token}` },
+            headers: requestAuth(s.tokens[PRODUCER]),
           },
         ],
       });
     };
 
     /** The rollout of `annotation` once GET /v1/rollouts?cluster= lists it. */
-    const findListed = async (t: Target, annotation: string, timeoutMs: number) => {
+    const findListed = async (client: number, t: Target, annotation: string, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const r = await call<{ items: Summary[] }>(
           s,
+          token(client),
           rec,
           'B:find',
-          `/v1/rollouts?cluster=${encodeURIComponent(t.cluster)}&limit=50`,
+          `/v1/rollouts?cluster=${encodeURIComponent(t.cluster)}&limit=25`,
         );
         const hit = r.body?.items?.find(
           (i) => i.change.annotations?.[REQUEST_ANNOTATION] === annotation,
@@ -431,7 +500,7 @@ async function main(): Promise<number> {
     const deadLettered = (requestId: string) => dlq!.messages.some((m) => m.key === requestId);
 
     await Promise.all(
-      targets.map(async (t) => {
+      targets.map(async (t, client) => {
         for (;;) {
           const n = next++;
           if (n >= prof.requests) return;
@@ -445,7 +514,7 @@ async function main(): Promise<number> {
           let id: string | undefined;
           if (viaRest) {
             const post = () =>
-              call<{ id: string }>(s, rec, 'B:create', '/v1/rollouts', {
+              call<{ id: string }>(s, token(client), rec, 'B:create', '/v1/rollouts', {
                 body,
                 headers: { 'idempotency-key': key },
               });
@@ -474,7 +543,7 @@ async function main(): Promise<number> {
               await sendEvent(t, key, key); // a producer retry: same requestId
               counts.eventsDuplicated++;
             }
-            const hit = await findListed(t, key, VISIBLE_TIMEOUT_MS);
+            const hit = await findListed(client, t, key, VISIBLE_TIMEOUT_MS);
             if (hit) {
               id = hit.id;
               visibleMs.push(Date.now() - sentAt);
@@ -498,9 +567,14 @@ async function main(): Promise<number> {
               change: { kind: 'template', annotations: { [REQUEST_ANNOTATION]: clash } },
             };
             if (viaRest) {
-              const r = await call<{ id: string }>(s, rec, 'B:create-clash', '/v1/rollouts', {
-                body: clashBody,
-              });
+              const r = await call<{ id: string }>(
+                s,
+                token(client),
+                rec,
+                'B:create-clash',
+                '/v1/rollouts',
+                { body: clashBody },
+              );
               if (r.status === 409) counts.restClash409++;
               else if (r.status === 201) {
                 counts.restClashAccepted++;
@@ -514,7 +588,7 @@ async function main(): Promise<number> {
               // or (when the first ended before the planner read it) a rollout of its own.
               const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
               while (Date.now() < deadline && !deadLettered(clash)) {
-                const hit = await findListed(t, clash, 1);
+                const hit = await findListed(client, t, clash, 1);
                 if (hit) {
                   waitFor.push(hit.id);
                   break;
@@ -524,7 +598,7 @@ async function main(): Promise<number> {
             }
           }
           for (const w of waitFor) {
-            const status = await waitSettled(w, 'B:get');
+            const status = await waitSettled(client, w, 'B:get');
             outcomes.push({
               key: w === id ? key : `${key}-clash`,
               target: keyOf(t),
@@ -590,6 +664,7 @@ async function main(): Promise<number> {
     let violations = 0;
     let doubleRestarts = 0;
     let missedRestarts = 0;
+    let unreplaced = 0; // original pods (Deployments' too) never replaced on a rolled target
     for (const t of targets) {
       const report = reports.get(keyOf(t))!;
       violations += report.violations.length;
@@ -598,12 +673,27 @@ async function main(): Promise<number> {
       const succeeded = all.filter(
         (r) => r.targets.includes(keyOf(t)) && r.status === 'succeeded',
       ).length;
+      if (succeeded > 0 && report.originalsDeleted < report.originals) {
+        unreplaced += report.originals - report.originalsDeleted;
+        problems.push(
+          `${keyOf(t)}: ${report.originals - report.originalsDeleted} original pods never replaced`,
+        );
+      }
       for (const pod of stsPods.get(keyOf(t))!) {
         const d = report.deletions[pod] ?? 0;
         if (d > succeeded) doubleRestarts += d - succeeded;
         if (d < succeeded) missedRestarts += succeeded - d;
-        if (d !== succeeded)
-          problems.push(`${keyOf(t)}/${pod}: deleted ${d}x, ${succeeded} rollouts succeeded`);
+        if (d !== succeeded) {
+          const windows = all
+            .filter((r) => r.targets.includes(keyOf(t)))
+            .map((r) => `${r.createdAt.slice(11, 23)}-${r.updatedAt.slice(11, 23)}`);
+          const seen = (report.deletedAt[pod] ?? []).map(
+            (x) => `${new Date(x.at).toISOString().slice(11, 23)} ${x.uid.slice(0, 8)}`,
+          );
+          problems.push(
+            `${keyOf(t)}/${pod}: deleted ${d}x (${seen.join(', ')}), ${succeeded} rollouts succeeded (${windows.join(', ')})`,
+          );
+        }
       }
     }
 
@@ -694,18 +784,24 @@ async function main(): Promise<number> {
   clashes (a second request for a busy target): REST ${counts.restClash409}x 409, ${counts.restClashAccepted}x accepted; events ${eventClashDeadLettered}/${counts.eventClashes} dead-lettered
   end to end (request -> settled): p50 ${rolloutP50.toFixed(1)}s p99 ${percentile(durations, 99).toFixed(1)}s max ${durations[durations.length - 1]?.toFixed(1)}s; idle alone ${idleDur.map((d) => d.toFixed(1)).join(', ')}s
   event -> listed: p50 ${percentile(visible, 50).toFixed(0)} ms p99 ${percentile(visible, 99).toFixed(0)} ms
-correctness: violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} not_exactly_one=${notExactlyOne} stray=${stray.length} overlaps=${overlaps} http_5xx=${http5xx} no_answer=${noAnswer}
+correctness: violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} unreplaced=${unreplaced} not_exactly_one=${notExactlyOne} stray=${stray.length} overlaps=${overlaps} http_5xx=${http5xx} no_answer=${noAnswer}
 ratios (same run): healthz p99 load/idle ${healthRatio.toFixed(2)}, GET rollout p99 load/idle ${getRatio.toFixed(2)}, rollout p50 load/idle ${(rolloutP50 / idleP50).toFixed(2)}
 setup+idle ${((aStart - started) / 1000).toFixed(0)}s (idle phase ${idleS.toFixed(0)}s); logs: .ringmaster/logs/${name}-*.log`,
     );
     if (problems.length)
       console.log(`\nproblems (first 30):\n  ${problems.slice(0, 30).join('\n  ')}`);
+    const pdb = pdbRefusals(name);
+    console.log(
+      `\nexecutors: ${pdb.commands} evictions refused by a PodDisruptionBudget (${pdb.attempts} attempts), longest ${pdb.longestS.toFixed(0)}s; each refusal holds every later command of its Kafka partition`,
+    );
     const lost = counts.lostEvents + notExactlyOne;
     const failed = real.length - succeeded.length;
     console.log(
-      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
+      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} pdb_refused=${pdb.commands} pdb_longest_s=${pdb.longestS.toFixed(0)} violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
     );
     const ok =
+      errors === 0 &&
+      unreplaced === 0 &&
       violations === 0 &&
       doubleRestarts === 0 &&
       missedRestarts === 0 &&
