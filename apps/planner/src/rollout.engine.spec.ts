@@ -1,5 +1,11 @@
-import type { Command } from '@ringmaster/rollout-core';
-import { commandsAudit } from './rollout.engine';
+import type { Command, RolloutEvent, WorkloadObs } from '@ringmaster/rollout-core';
+import { createRollout } from '@ringmaster/rollout-core';
+import { topicNames } from '@ringmaster/contracts';
+import type { RolloutRepository, SaveDecisionInput } from '@ringmaster/persistence';
+import { ObservedStateStore } from './observed-state.store';
+import type { OutboxRelay } from './outbox.relay';
+import type { PlannerConfig } from './planner.config';
+import { RolloutEngine, commandsAudit, isLevelTriggered } from './rollout.engine';
 
 describe('commandsAudit: every released command named in the audit trail', () => {
   const target = { cluster: 'kwok-1', namespace: 'mimir' };
@@ -64,5 +70,101 @@ describe('commandsAudit: every released command named in the audit trail', () =>
       /^issued 25 command\(s\): r1:0 .*r1:19 restart-pod kwok-1\/mimir\/p-19, \.\.\.$/,
     );
     expect((a.data as { commands: unknown[] }).commands).toHaveLength(25);
+  });
+});
+
+describe('RolloutEngine: what is written before an input is acknowledged', () => {
+  const target = { cluster: 'kwok-1', namespace: 'mimir' };
+  const key = 'kwok-1/mimir';
+  let running: RolloutEngine | undefined;
+  afterEach(() => running?.stop());
+
+  /** Zone-aware store-gateways: a template change per zone, restarts only once all three revisions are known. */
+  function setUp() {
+    const store = new ObservedStateStore();
+    store.fleet[key] = { workloads: {}, pods: {} };
+    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
+      const name = `store-gateway-${zone}`;
+      const settled: WorkloadObs = {
+        name,
+        kind: 'StatefulSet',
+        component: 'store-gateway',
+        zone,
+        updateStrategy: 'OnDelete',
+        replicas: 1,
+        generation: 1,
+        observedGeneration: 1,
+        updateRevision: 'r1',
+        statusReplicas: 1,
+        readyReplicas: 1,
+        availableReplicas: 1,
+        updatedReplicas: 1,
+      };
+      store.fleet[key].workloads[name] = settled;
+    }
+    const saves: SaveDecisionInput[] = [];
+    let version = 1;
+    const state = createRollout(
+      'r1',
+      {
+        targets: [target],
+        change: { kind: 'restart' },
+        soakSeconds: 0,
+        instanceTimeoutSeconds: 600,
+        restartMethod: 'evict',
+        maxParallelTargets: 1,
+      },
+      0,
+    );
+    const repo = {
+      saveDecision: async (input: SaveDecisionInput) => {
+        saves.push(input);
+        return { version: ++version };
+      },
+      get: async () => ({ id: 'r1', state: saves.at(-1)?.state ?? state, version }),
+      listActive: async () => [],
+    } as unknown as RolloutRepository;
+    const relay = { kick: () => undefined } as unknown as OutboxRelay;
+    const config = { batchMs: 250 } as PlannerConfig;
+    const engine = new RolloutEngine(repo, store, relay, topicNames('t.'), config, () => 1_000);
+    running = engine;
+    return { engine, saves, state };
+  }
+
+  it('a command result that changes only state (a generation) is saved before submit resolves', async () => {
+    const { engine, saves, state } = setUp();
+    await engine.start();
+    await engine.track(state, 1);
+    // The first decision changes the three templates (three apply-template commands).
+    expect(saves).toHaveLength(1);
+    expect(saves[0].outbox?.filter((m) => m.topic === 't.rollout.commands')).toHaveLength(3);
+    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
+    const commandId = component().workloads['store-gateway-zone-a'].commandId!;
+
+    // Zones b and c are still unknown: the result releases nothing and logs nothing...
+    const result: RolloutEvent = {
+      kind: 'command-result',
+      commandId,
+      outcome: 'done',
+      generation: 2,
+    };
+    await engine.submit('r1', result);
+
+    // ...and is on disk anyway: a planner killed now must not lose the generation.
+    expect(saves).toHaveLength(2);
+    expect(saves[1].outbox).toEqual([]);
+    expect(saves[1].audit).toEqual([]);
+    expect(component().workloads['store-gateway-zone-a'].generation).toBe(2);
+  });
+
+  it.each<[RolloutEvent, boolean]>([
+    [{ kind: 'observed', target: 'c/ns' }, true],
+    [{ kind: 'tick' }, true],
+    [{ kind: 'command-result', commandId: 'r1:1', outcome: 'done' }, false],
+    [{ kind: 'pause' }, false],
+    [{ kind: 'resume' }, false],
+    [{ kind: 'abort' }, false],
+  ])('isLevelTriggered(%j) === %s', (event, level) => {
+    expect(isLevelTriggered(event)).toBe(level);
   });
 });

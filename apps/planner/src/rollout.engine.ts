@@ -8,9 +8,11 @@
  * - Observations are batched: the first after a quiet spell is decided at once, then at most
  *   one decision per `batchMs` for that rollout (decide() is level-triggered, so a batch loses
  *   nothing).
- * - A decision that issues nothing, logs nothing and changes no status is kept in memory and
- *   written at the latest a few seconds later: after a crash, decide() recomputes it from what
- *   it observes.
+ * - A decision on observations or timers alone that issues nothing, logs nothing and changes no
+ *   status is kept in memory and written at the latest a few seconds later: after a crash,
+ *   decide() recomputes it from what it observes. A command result or an operator action is
+ *   always written before it is acknowledged (see isLevelTriggered): it exists only in its
+ *   message, and the consumer commits the message's offset once the handler returns.
  * - Every decision that issues commands also audits them: one `commands` entry naming each
  *   command (id, kind, pod or workload), written with the outbox rows, so the trail of a rollout
  *   shows every command it released (and the chaos lane can check none went missing).
@@ -43,6 +45,18 @@ import {
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
 import { OutboxRelay } from './outbox.relay';
 import type { PlannerConfig } from './planner.config';
+
+/**
+ * Inputs whose effect decide() re-derives from the observed state after a crash (observations,
+ * timer ticks): a decision on them alone may stay in memory for a while. A command result (the
+ * generation a template change produced, say) is seen once: its offset is committed when the
+ * handler returns, so a result kept only in memory by a planner that then dies is gone, and the
+ * component waits for it until its timeout (found by the chaos lane: planner SIGKILLed seconds
+ * after a store-gateway template change was reported).
+ */
+export function isLevelTriggered(event: RolloutEvent): boolean {
+  return event.kind === 'observed' || event.kind === 'tick';
+}
 
 /** Unsaved in-memory progress is written at least this often. */
 const LAZY_SAVE_MS = 5_000;
@@ -233,7 +247,12 @@ export class RolloutEngine {
     }
     if (commands.length > 0) audit.push(commandsAudit(commands, now));
     const statusChanged = state.status !== before.status || state.reason !== before.reason;
-    const mustSave = commands.length > 0 || audit.length > 0 || statusChanged || isSettled(state);
+    const mustSave =
+      commands.length > 0 ||
+      audit.length > 0 ||
+      statusChanged ||
+      isSettled(state) ||
+      !events.every(isLevelTriggered);
     if (tracked && !mustSave && now - (e.unsavedSince ?? now) < LAZY_SAVE_MS) {
       e.unsavedSince ??= now;
       e.state = state;
