@@ -274,6 +274,11 @@ export class Stack {
     await Promise.all([...this.procs.keys()].map((id) => this.kill(id, 'SIGTERM')));
   }
 
+  /** Sends `signal` and returns: SIGSTOP freezes a service mid-call, SIGCONT lets it go on. */
+  signal(id: string, signal: NodeJS.Signals): void {
+    this.procs.get(id)?.kill(signal);
+  }
+
   /**
    * Services started and not killed through kill() that are no longer running (a crash):
    * id -> exit code or signal. Empty while every service is up.
