@@ -117,18 +117,32 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
       0,
     );
     const repo = {
+      failNext: 0,
+      failed: 0,
       saveDecision: async (input: SaveDecisionInput) => {
+        if (repo.failNext > 0) {
+          repo.failNext--;
+          repo.failed++;
+          throw new Error('Connection terminated unexpectedly');
+        }
         saves.push(input);
         return { version: ++version };
       },
       get: async () => ({ id: 'r1', state: saves.at(-1)?.state ?? state, version }),
       listActive: async () => [],
-    } as unknown as RolloutRepository;
+    };
     const relay = { kick: () => undefined } as unknown as OutboxRelay;
     const config = { batchMs: 250 } as PlannerConfig;
-    const engine = new RolloutEngine(repo, store, relay, topicNames('t.'), config, () => 1_000);
+    const engine = new RolloutEngine(
+      repo as unknown as RolloutRepository,
+      store,
+      relay,
+      topicNames('t.'),
+      config,
+      () => 1_000,
+    );
     running = engine;
-    return { engine, saves, state };
+    return { engine, saves, state, repo, store };
   }
 
   it('a command result that changes only state (a generation) is saved before submit resolves', async () => {
@@ -155,6 +169,58 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
     expect(saves[1].outbox).toEqual([]);
     expect(saves[1].audit).toEqual([]);
     expect(component().workloads['store-gateway-zone-a'].generation).toBe(2);
+  });
+
+  it('a decision on observations that could not be saved is decided again (not lost with its batch)', async () => {
+    const { engine, saves, state, repo, store } = setUp();
+    store.fleet[key]!.pods['store-gateway'] = Object.fromEntries(
+      ['zone-a', 'zone-b', 'zone-c'].map((zone) => [
+        `store-gateway-${zone}-0`,
+        {
+          name: `store-gateway-${zone}-0`,
+          uid: `u-${zone}`,
+          workload: `store-gateway-${zone}`,
+          component: 'store-gateway',
+          zone,
+          revision: 'r1',
+          ready: true,
+          readySince: 0,
+        },
+      ]),
+    );
+    await engine.start();
+    await engine.track(state, 1);
+    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
+    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
+      const commandId = component().workloads[`store-gateway-${zone}`].commandId!;
+      await engine.submit('r1', {
+        kind: 'command-result',
+        commandId,
+        outcome: 'done',
+        generation: 2,
+      });
+      const w = store.fleet[key]!.workloads[`store-gateway-${zone}`];
+      store.fleet[key]!.workloads[w.name] = {
+        ...w,
+        generation: 2,
+        observedGeneration: 2,
+        updateRevision: 'r2',
+      };
+    }
+    const before = saves.length;
+    repo.failNext = 1; // e.g. the connection was reset mid-transaction
+    engine.onObserved([{ target: key, component: 'store-gateway' }]);
+    const released = () =>
+      saves
+        .slice(before)
+        .flatMap((sv) => sv.outbox ?? [])
+        .filter((m) => (m.payload as { kind?: string }).kind === 'restart-pod');
+    for (let i = 0; i < 50 && released().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(repo.failed).toBe(1);
+    expect(released().map((m) => (m.payload as { pod: string }).pod)).toEqual([
+      'store-gateway-zone-a-0',
+    ]);
   });
 
   it.each<[RolloutEvent, boolean]>([

@@ -60,6 +60,9 @@ export function isLevelTriggered(event: RolloutEvent): boolean {
 
 /** Unsaved in-memory progress is written at least this often. */
 const LAZY_SAVE_MS = 5_000;
+/** A level-triggered decision that failed to save is decided again after 250 ms, doubling to 5 s. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
 const MAX_CONFLICT_RETRIES = 5;
 
 interface Entry {
@@ -74,6 +77,11 @@ interface Entry {
   unsavedSince?: number;
   timer?: NodeJS.Timeout;
   timerAt?: number;
+  /** Level-triggered inputs whose decision could not be saved, decided again at `retryTimer`. */
+  retry: Map<string, RolloutEvent>;
+  retryTimer?: NodeJS.Timeout;
+  /** Failed saves in a row (the retry's backoff). */
+  failures: number;
 }
 
 export type Clock = () => number;
@@ -115,6 +123,7 @@ export class RolloutEngine {
     clearInterval(this.adoptTimer);
     const lanes = [...this.entries.values()].map((e) => {
       clearTimeout(e.timer);
+      clearTimeout(e.retryTimer);
       return e.lane.catch(() => undefined);
     });
     this.entries.clear();
@@ -162,6 +171,8 @@ export class RolloutEngine {
       lane: Promise.resolve(),
       dirty: new Map(),
       lastObservedDecision: -Infinity,
+      retry: new Map(),
+      failures: 0,
     };
   }
 
@@ -204,10 +215,38 @@ export class RolloutEngine {
 
   private enqueue(id: string, e: Entry, events: RolloutEvent[]): Promise<RolloutState | undefined> {
     const run = e.lane.then(() => this.step(id, e, events));
-    e.lane = run.catch((err) =>
-      this.log.error(`rollout ${id}: ${err instanceof Error ? err.stack : err}`),
+    e.lane = run.then(
+      () => {
+        e.failures = 0;
+      },
+      (err) => {
+        this.log.error(`rollout ${id}: ${err instanceof Error ? err.stack : err}`);
+        this.retryLater(id, e, events);
+      },
     );
     return run;
+  }
+
+  /**
+   * A decision on observations or ticks that could not be saved (Postgres away, a reset
+   * connection) is decided again after a backoff. Without this, the batch was gone with the
+   * failure: nothing looked at those components again until their next observation or their
+   * timeout (found by the chaos lane: two components of a rollout waited out their 120 s
+   * timeout after a reset of the planner's Postgres connection). Command results and operator
+   * actions are retried by whoever sent them (the consumer does not commit, REST answers 5xx).
+   */
+  private retryLater(id: string, e: Entry, events: RolloutEvent[]): void {
+    const level = events.filter(isLevelTriggered);
+    if (level.length === 0 || !this.running || this.entries.get(id) !== e) return;
+    for (const ev of level) e.retry.set(JSON.stringify(ev), ev);
+    if (e.retryTimer) return;
+    const ms = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** e.failures++);
+    e.retryTimer = setTimeout(() => {
+      e.retryTimer = undefined;
+      const again = [...e.retry.values()];
+      e.retry.clear();
+      if (this.entries.get(id) === e) void this.enqueue(id, e, again);
+    }, ms);
   }
 
   /**
