@@ -26,6 +26,7 @@ import {
   createProducer,
   ensureTopics,
   errorReason,
+  groupTimeouts,
   redactedConfig,
 } from '@ringmaster/messaging';
 import { CommandMessageHandler, type CommandRunnerPort } from './command.message.handler';
@@ -83,6 +84,7 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
       partitionsConsumedConcurrently: config.concurrency,
       backoff: { ...config.backoff, factor: 2 },
       logger: this.logger,
+      consumerConfig: groupTimeouts(config.kafka),
     });
   }
 

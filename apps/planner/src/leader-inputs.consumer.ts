@@ -19,6 +19,7 @@ import {
   ConsumerRunner,
   DeadLetterPublisher,
   PermanentError,
+  groupTimeouts,
   routeByTopic,
   schemaHandler,
   type KafkaSettings,
@@ -53,6 +54,7 @@ export class LeaderInputsConsumer {
       fromBeginning: true,
       deadLetter: this.deadLetter,
       logger: this.log,
+      consumerConfig: groupTimeouts(this.settings),
       handler: routeByTopic({
         [requests]: schemaHandler(RolloutRequestEventSchema, async (req, message) => {
           try {

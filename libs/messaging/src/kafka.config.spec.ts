@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import {
   KafkaConfigError,
+  groupTimeouts,
   kafkaConfigFromEnv,
   redactedConfig,
   toKafkaConfig,
@@ -29,8 +30,10 @@ describe('kafkaConfigFromEnv', () => {
       topicPrefix: '',
       replicationFactor: -1,
       logLevel: 'warn',
+      sessionTimeoutMs: 30_000,
       warnings: [],
     });
+    expect(groupTimeouts(s)).toEqual({ sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     expect(s.topics.commands).toBe('rollout.commands');
     expect(toKafkaConfig(s)).toMatchObject({
       brokers: ['127.0.0.1:19092'],
@@ -123,6 +126,16 @@ describe('kafkaConfigFromEnv', () => {
     ],
     ['log level', { KAFKA_BROKERS: 'k:1', KAFKA_LOG_LEVEL: 'loud' }, ['KAFKA_LOG_LEVEL']],
     [
+      'session timeout under the broker minimum',
+      { KAFKA_BROKERS: 'k:1', KAFKA_SESSION_TIMEOUT_MS: '1000' },
+      ['KAFKA_SESSION_TIMEOUT_MS'],
+    ],
+    [
+      'session timeout not a number',
+      { KAFKA_BROKERS: 'k:1', KAFKA_SESSION_TIMEOUT_MS: '10s' },
+      ['KAFKA_SESSION_TIMEOUT_MS'],
+    ],
+    [
       'several at once',
       { KAFKA_SSL: 'x', KAFKA_LOG_LEVEL: 'loud' },
       ['KAFKA_BROKERS', 'KAFKA_SSL', 'KAFKA_LOG_LEVEL'],
@@ -149,5 +162,12 @@ describe('kafkaConfigFromEnv', () => {
         KAFKA_SASL_PASSWORD_FILE: '/f',
       }),
     ).toThrow(/^(?!.*hunter2)/s);
+  });
+});
+
+describe('groupTimeouts', () => {
+  it('a shorter session (faster hand-over of a dead member) heartbeats a tenth as often', () => {
+    const s = kafkaConfigFromEnv({ KAFKA_BROKERS: 'k:1', KAFKA_SESSION_TIMEOUT_MS: '8000' });
+    expect(groupTimeouts(s)).toEqual({ sessionTimeout: 8_000, heartbeatInterval: 800 });
   });
 });

@@ -13,6 +13,10 @@
  *   KAFKA_TOPIC_PREFIX        prefix for every topic name (default none), see topicNames()
  *   KAFKA_REPLICATION_FACTOR  for topics ensureTopics creates (default: the broker's default)
  *   KAFKA_LOG_LEVEL           nothing|error|warn|info|debug (default warn)
+ *   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 30000, at least 6000, the
+ *                             broker's minimum): how long the partitions of a member that died
+ *                             without leaving (SIGKILL, a lost node) wait before the group hands
+ *                             them to another member, e.g. a dead executor's clusters
  *
  * Secrets: the password lives only in the returned settings; log `redactedConfig(settings)`.
  */
@@ -42,6 +46,8 @@ export interface KafkaSettings {
   /** -1: the broker's default.replication.factor. */
   replicationFactor: number;
   logLevel: keyof typeof LOG_LEVELS;
+  /** Consumer group session timeout (ms); heartbeats go every tenth of it. */
+  sessionTimeoutMs: number;
   /** Things that are allowed but worth a line in the log (e.g. SASL PLAIN without TLS). */
   warnings: string[];
 }
@@ -160,6 +166,11 @@ export function kafkaConfigFromEnv(
   if (!(level in LOG_LEVELS))
     bad('KAFKA_LOG_LEVEL', `must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
 
+  const sessionRaw = get('KAFKA_SESSION_TIMEOUT_MS');
+  const sessionTimeoutMs = sessionRaw === undefined ? 30_000 : Number(sessionRaw);
+  if (!Number.isInteger(sessionTimeoutMs) || sessionTimeoutMs < 6_000 || sessionTimeoutMs > 300_000)
+    bad('KAFKA_SESSION_TIMEOUT_MS', `must be an integer from 6000 to 300000 (got ${sessionRaw})`);
+
   if (problems.length > 0) throw new KafkaConfigError(problems);
 
   const warnings: string[] = [];
@@ -176,7 +187,19 @@ export function kafkaConfigFromEnv(
     topics: topicNames(topicPrefix),
     replicationFactor,
     logLevel: level as keyof typeof LOG_LEVELS,
+    sessionTimeoutMs,
     warnings,
+  };
+}
+
+/** Group timeouts of a ConsumerRunner's consumer (its `consumerConfig`) for these settings. */
+export function groupTimeouts(settings: KafkaSettings): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
+  return {
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(settings.sessionTimeoutMs / 10)),
   };
 }
 
@@ -197,6 +220,7 @@ export function redactedConfig(settings: KafkaSettings): Record<string, unknown>
     topicPrefix: settings.topicPrefix,
     replicationFactor: settings.replicationFactor,
     logLevel: settings.logLevel,
+    sessionTimeoutMs: settings.sessionTimeoutMs,
   };
 }
 
