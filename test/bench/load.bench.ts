@@ -4,9 +4,11 @@
  * one health watcher), with an independent availability observer on every target.
  *
  *   --quick (default)  2 clusters x 10 namespaces of the small microservices fixture (520 pods),
- *                      32 REST clients for 20 s, 120 rollout requests
- *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 300 requests
+ *                      32 REST clients for 20 s, 40 rollout requests (about 5 minutes)
+ *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 200 requests
  *   --namespaces N --clients N --requests N --phase-a-seconds N   override one figure
+ *   --gap-seconds N    least time between two rollouts of one target (default 125, see
+ *                      PDB_MEMORY_MS; 0 = back to back)
  *   --keep             leave the namespaces in place afterwards
  *
  * Phases:
@@ -14,8 +16,8 @@
  *  A. REST: `clients` concurrent loops of dry-run plans (one target, several targets), lists
  *     (filters, a second page), GET /v1/rollouts/{id} and its events.
  *  B. real rollouts: one worker per target asks for a rollout (a template change whose
- *     annotation names the request), waits for it to settle, asks again, until `requests` are
- *     spent. Even requests go over REST with an Idempotency-Key (every fourth sent twice at
+ *     annotation names the request), waits for it to settle (and the gap), asks again, until
+ *     `requests` are spent. Even requests go over REST with an Idempotency-Key (every fourth sent twice at
  *     once, every fourth+2 retried after the answer), odd ones as events on the run's
  *     rollout.requests topic (every third produced twice). Every third request is followed by
  *     a clashing one for the same target while its rollout is active: the API answers 409
@@ -80,9 +82,20 @@ interface Profile {
   phaseAMs: number;
   requests: number;
   idleMs: number;
+  /** Least time between the end of a target's rollout and the next request for it. */
+  gapMs: number;
   keep: boolean;
   label: string;
 }
+
+/**
+ * Kubernetes' disruption controller keeps an evicted pod's NAME in the PDB's disruptedPods for
+ * up to 2 minutes unless it sees the pod gone; a StatefulSet's replacement has the same name, so
+ * within 2 minutes of a rollout every eviction of the next one in that component may be refused
+ * (maxUnavailable 1). Back-to-back rollouts of one target measure that, not the planner: by
+ * default the bench leaves this much between them (`--gap-seconds 0`: back to back).
+ */
+const PDB_MEMORY_MS = 125_000;
 
 function parseArgs(argv: string[]): Profile {
   const full = argv.includes('--full');
@@ -92,8 +105,9 @@ function parseArgs(argv: string[]): Profile {
         nsPerCluster: 25,
         clients: 64,
         phaseAMs: 45_000,
-        requests: 300,
+        requests: 200,
         idleMs: 10_000,
+        gapMs: PDB_MEMORY_MS,
         keep,
         label: 'full',
       }
@@ -101,8 +115,9 @@ function parseArgs(argv: string[]): Profile {
         nsPerCluster: 10,
         clients: 32,
         phaseAMs: 20_000,
-        requests: 120,
+        requests: 40,
         idleMs: 8_000,
+        gapMs: PDB_MEMORY_MS,
         keep,
         label: 'quick',
       };
@@ -117,6 +132,12 @@ function parseArgs(argv: string[]): Profile {
   p.clients = num('--clients') ?? p.clients;
   p.requests = num('--requests') ?? p.requests;
   p.phaseAMs = (num('--phase-a-seconds') ?? p.phaseAMs / 1000) * 1000;
+  const gap = argv.indexOf('--gap-seconds');
+  if (gap >= 0) {
+    const v = Number(argv[gap + 1]);
+    if (!Number.isInteger(v) || v < 0) throw new Error('--gap-seconds: an integer >= 0');
+    p.gapMs = v * 1000;
+  }
   return p;
 }
 
@@ -240,6 +261,21 @@ function pdbRefusals(name: string): { commands: number; attempts: number; longes
   };
 }
 
+/**
+ * Uids of the pods the executors evicted or deleted, from their logs ("evicted (uid U)"). An
+ * observed deletion of any other uid was not Ringmaster's: kwok v0.8.0 deletes a pod whose
+ * deletionTimestamp it saw BY NAME, so a late replay of that stage for an evicted pod can delete
+ * its same-named StatefulSet replacement (its log shows two "Delete pod" for one name <1 s
+ * apart). Those are counted as foreign_deletions, not as double restarts.
+ */
+function restartedUids(name: string): Set<string> {
+  const uids = new Set<string>();
+  const re = /(?:evicted|deleted) \(uid ([0-9a-f-]{36})\)/g;
+  for (const f of readdirSync(LOG_DIR).filter((x) => x.startsWith(`${name}-executor`)))
+    for (const m of readFileSync(join(LOG_DIR, f), 'utf8').matchAll(re)) uids.add(m[1]);
+  return uids;
+}
+
 async function main(): Promise<number> {
   const prof = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -310,6 +346,8 @@ async function main(): Promise<number> {
 
     const rec = new LatencyRecorder();
     const outcomes: RolloutOutcome[] = [];
+    /** Target -> when its last rollout was seen settled (see PDB_MEMORY_MS). */
+    const lastEnded = new Map<string, number>();
     const s = stack;
 
     const token = (client: number) => s.tokens[`client-${client}`];
@@ -341,6 +379,7 @@ async function main(): Promise<number> {
         if (r.status !== 201)
           throw new Error(`idle rollout: ${r.status} ${JSON.stringify(r.body)}`);
         const status = await waitSettled(i, r.body.id, 'idle:get');
+        lastEnded.set(keyOf(t), Date.now());
         outcomes.push({
           key,
           target: keyOf(t),
@@ -502,6 +541,8 @@ async function main(): Promise<number> {
     await Promise.all(
       targets.map(async (t, client) => {
         for (;;) {
+          const lastEnd = lastEnded.get(keyOf(t));
+          if (lastEnd !== undefined) await sleep(lastEnd + prof.gapMs - Date.now());
           const n = next++;
           if (n >= prof.requests) return;
           const viaRest = n % 2 === 0;
@@ -599,6 +640,7 @@ async function main(): Promise<number> {
           }
           for (const w of waitFor) {
             const status = await waitSettled(client, w, 'B:get');
+            lastEnded.set(keyOf(t), Date.now());
             outcomes.push({
               key: w === id ? key : `${key}-clash`,
               target: keyOf(t),
@@ -665,6 +707,8 @@ async function main(): Promise<number> {
     let doubleRestarts = 0;
     let missedRestarts = 0;
     let unreplaced = 0; // original pods (Deployments' too) never replaced on a rolled target
+    let foreign = 0; // deletions of pods no executor evicted or deleted (see restartedUids)
+    const byExecutors = restartedUids(name);
     for (const t of targets) {
       const report = reports.get(keyOf(t))!;
       violations += report.violations.length;
@@ -681,14 +725,17 @@ async function main(): Promise<number> {
       }
       for (const pod of stsPods.get(keyOf(t))!) {
         const d = report.deletions[pod] ?? 0;
-        if (d > succeeded) doubleRestarts += d - succeeded;
+        const ours = (report.deletedAt[pod] ?? []).filter((x) => byExecutors.has(x.uid)).length;
+        foreign += d - ours;
+        if (ours > succeeded) doubleRestarts += ours - succeeded;
         if (d < succeeded) missedRestarts += succeeded - d;
         if (d !== succeeded) {
           const windows = all
             .filter((r) => r.targets.includes(keyOf(t)))
             .map((r) => `${r.createdAt.slice(11, 23)}-${r.updatedAt.slice(11, 23)}`);
           const seen = (report.deletedAt[pod] ?? []).map(
-            (x) => `${new Date(x.at).toISOString().slice(11, 23)} ${x.uid.slice(0, 8)}`,
+            (x) =>
+              `${new Date(x.at).toISOString().slice(11, 23)} ${x.uid.slice(0, 8)}${byExecutors.has(x.uid) ? '' : ' (no executor)'}`,
           );
           problems.push(
             `${keyOf(t)}/${pod}: deleted ${d}x (${seen.join(', ')}), ${succeeded} rollouts succeeded (${windows.join(', ')})`,
@@ -784,7 +831,7 @@ async function main(): Promise<number> {
   clashes (a second request for a busy target): REST ${counts.restClash409}x 409, ${counts.restClashAccepted}x accepted; events ${eventClashDeadLettered}/${counts.eventClashes} dead-lettered
   end to end (request -> settled): p50 ${rolloutP50.toFixed(1)}s p99 ${percentile(durations, 99).toFixed(1)}s max ${durations[durations.length - 1]?.toFixed(1)}s; idle alone ${idleDur.map((d) => d.toFixed(1)).join(', ')}s
   event -> listed: p50 ${percentile(visible, 50).toFixed(0)} ms p99 ${percentile(visible, 99).toFixed(0)} ms
-correctness: violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} unreplaced=${unreplaced} not_exactly_one=${notExactlyOne} stray=${stray.length} overlaps=${overlaps} http_5xx=${http5xx} no_answer=${noAnswer}
+correctness: violations=${violations} double_restarts=${doubleRestarts} foreign_deletions=${foreign} missed_restarts=${missedRestarts} unreplaced=${unreplaced} not_exactly_one=${notExactlyOne} stray=${stray.length} overlaps=${overlaps} http_5xx=${http5xx} no_answer=${noAnswer}
 ratios (same run): healthz p99 load/idle ${healthRatio.toFixed(2)}, GET rollout p99 load/idle ${getRatio.toFixed(2)}, rollout p50 load/idle ${(rolloutP50 / idleP50).toFixed(2)}
 setup+idle ${((aStart - started) / 1000).toFixed(0)}s (idle phase ${idleS.toFixed(0)}s); logs: .ringmaster/logs/${name}-*.log`,
     );
@@ -797,7 +844,7 @@ setup+idle ${((aStart - started) / 1000).toFixed(0)}s (idle phase ${idleS.toFixe
     const lost = counts.lostEvents + notExactlyOne;
     const failed = real.length - succeeded.length;
     console.log(
-      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} pdb_refused=${pdb.commands} pdb_longest_s=${pdb.longestS.toFixed(0)} violations=${violations} double_restarts=${doubleRestarts} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
+      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} pdb_refused=${pdb.commands} pdb_longest_s=${pdb.longestS.toFixed(0)} violations=${violations} double_restarts=${doubleRestarts} foreign_deletions=${foreign} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
     );
     const ok =
       errors === 0 &&
