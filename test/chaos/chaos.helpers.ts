@@ -331,6 +331,8 @@ export interface LostReport {
   outcomes: Record<string, number>;
   /** The rollouts' commands as published (broker timestamps), duplicates included. */
   published: { id: string; kind: string; at: number }[];
+  /** Their results: when the executor made each (`at`) and when it reached the topic. */
+  answers: { commandId: string; outcome: string; at: number; publishedAt: number }[];
 }
 
 /**
@@ -359,9 +361,15 @@ export async function nothingLost(stack: Stack, rolloutIds: string[]): Promise<L
     ...(JSON.parse(m.value ?? '{}') as { id: string; rolloutId: string; kind: string }),
     at: m.timestamp,
   }));
-  const results = (await readTopic(kafka, `${prefix}rollout.command-results`)).map(
-    (m) => JSON.parse(m.value ?? '{}') as { commandId: string; rolloutId: string; outcome: string },
-  );
+  const results = (await readTopic(kafka, `${prefix}rollout.command-results`)).map((m) => ({
+    ...(JSON.parse(m.value ?? '{}') as {
+      commandId: string;
+      rolloutId: string;
+      outcome: string;
+      at: number;
+    }),
+    publishedAt: m.timestamp,
+  }));
   const mine = new Set(rolloutIds);
   const saved = new Set(outbox.map((c) => c.id));
   const published = new Set(onTopic.map((c) => c.id));
@@ -414,6 +422,14 @@ export async function nothingLost(stack: Stack, rolloutIds: string[]): Promise<L
     published: onTopic
       .filter((c) => mine.has(c.rolloutId))
       .map((c) => ({ id: c.id, kind: c.kind, at: c.at })),
+    answers: results
+      .filter((r) => mine.has(r.rolloutId))
+      .map((r) => ({
+        commandId: r.commandId,
+        outcome: r.outcome,
+        at: r.at,
+        publishedAt: r.publishedAt,
+      })),
   };
 }
 

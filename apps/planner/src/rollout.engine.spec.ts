@@ -129,7 +129,7 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
         return { version: ++version };
       },
       get: async () => ({ id: 'r1', state: saves.at(-1)?.state ?? state, version }),
-      listActive: async () => [],
+      listActive: async (): Promise<unknown[]> => [],
     };
     const relay = { kick: () => undefined } as unknown as OutboxRelay;
     const config = { batchMs: 250 } as PlannerConfig;
@@ -221,6 +221,67 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
     expect(released().map((m) => (m.payload as { pod: string }).pod)).toEqual([
       'store-gateway-zone-a-0',
     ]);
+  });
+
+  it('a rollout picked up from Postgres is looked at whole, not only where a timer is due', async () => {
+    const { engine, saves, state, repo, store } = setUp();
+    const pod = (zone: string, revision: string, uid: string) => ({
+      name: `store-gateway-${zone}-0`,
+      uid,
+      workload: `store-gateway-${zone}`,
+      component: 'store-gateway',
+      zone,
+      revision,
+      ready: true,
+      readySince: 0,
+    });
+    store.fleet[key]!.pods['store-gateway'] = Object.fromEntries(
+      ['zone-a', 'zone-b', 'zone-c'].map((z) => [`store-gateway-${z}-0`, pod(z, 'r1', `u-${z}`)]),
+    );
+    await engine.start();
+    await engine.track(state, 1);
+    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
+    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
+      const commandId = component().workloads[`store-gateway-${zone}`].commandId!;
+      await engine.submit('r1', {
+        kind: 'command-result',
+        commandId,
+        outcome: 'done',
+        generation: 2,
+      });
+      const w = store.fleet[key]!.workloads[`store-gateway-${zone}`];
+      store.fleet[key]!.workloads[w.name] = {
+        ...w,
+        generation: 2,
+        observedGeneration: 2,
+        updateRevision: 'r2',
+      };
+    }
+    engine.onObserved([{ target: key, component: 'store-gateway' }]);
+    const restarts = () =>
+      saves
+        .flatMap((sv) => sv.outbox ?? [])
+        .map((m) => m.payload as { kind?: string; pod?: string })
+        .filter((c) => c.kind === 'restart-pod')
+        .map((c) => c.pod);
+    for (let i = 0; i < 50 && restarts().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(restarts()).toEqual(['store-gateway-zone-a-0']);
+    // Leadership lost; meanwhile zone-a's pod came back (its change not seen by anyone).
+    await engine.stop();
+    store.fleet[key]!.pods['store-gateway']['store-gateway-zone-a-0'] = pod(
+      'zone-a',
+      'r2',
+      'u-new',
+    );
+    const saved = saves.at(-1)!;
+    repo.listActive = async () => [
+      { id: 'r1', state: saved.state, version: 99, status: 'running' },
+    ];
+    await engine.start(); // leader again: picks the rollout up from Postgres
+    for (let i = 0; i < 50 && restarts().length < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(restarts()).toEqual(['store-gateway-zone-a-0', 'store-gateway-zone-b-0']);
   });
 
   it.each<[RolloutEvent, boolean]>([

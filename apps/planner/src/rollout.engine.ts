@@ -183,7 +183,7 @@ export class RolloutEngine {
       const e = this.newEntry(r.state, r.version, r.requestId ?? undefined);
       this.entries.set(r.id, e);
       this.log.log(`resuming rollout ${r.id} (${r.status})`);
-      void this.enqueue(r.id, e, [{ kind: 'tick' }]);
+      void this.enqueue(r.id, e, fullLook(r.state));
     }
   }
 
@@ -363,6 +363,21 @@ export class RolloutEngine {
       Math.max(0, at - this.clock()),
     );
   }
+}
+
+/**
+ * What a rollout picked up from Postgres (a restart, a new leader) is decided on: every one of
+ * its targets as observed now. A tick alone would look only at components whose timer is due,
+ * and what changed while no planner led (a restarted pod back, a Deployment rolled) waited for
+ * the next observation of that component or for its timeout (found by the chaos lane: a
+ * planner that lost its lease to a Postgres reset left the ingester idle 17 s after regaining
+ * it).
+ */
+export function fullLook(state: RolloutState): RolloutEvent[] {
+  return [
+    { kind: 'tick' },
+    ...state.order.map((target) => ({ kind: 'observed' as const, target })),
+  ];
 }
 
 /**
