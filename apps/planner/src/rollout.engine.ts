@@ -369,9 +369,8 @@ export class RolloutEngine {
  * What a rollout picked up from Postgres (a restart, a new leader) is decided on: every one of
  * its targets as observed now. A tick alone would look only at components whose timer is due,
  * and what changed while no planner led (a restarted pod back, a Deployment rolled) waited for
- * the next observation of that component or for its timeout (found by the chaos lane: a
- * planner that lost its lease to a Postgres reset left the ingester idle 17 s after regaining
- * it).
+ * the next observation of that component or for its timeout (seen while reading the chaos
+ * lane's lease losses to Postgres cuts; the unit test shows it).
  */
 export function fullLook(state: RolloutState): RolloutEvent[] {
   return [
