@@ -22,13 +22,13 @@ import {
 } from '@ringmaster/messaging';
 import {
   LeaseRepository,
-  openDataSource,
   OutboxRepository,
   persistenceConfigFromEnv,
   redactedPersistenceConfig,
   RolloutRepository,
 } from '@ringmaster/persistence';
 import { TokenStore } from './auth/token.store';
+import { connectDatabase } from './database.connector';
 import { LeaderInputsConsumer } from './leader-inputs.consumer';
 import { LeadershipService } from './leadership.service';
 import { ObservedStateConsumer } from './observed-state.consumer';
@@ -122,8 +122,13 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
       provide: DataSource,
       useFactory: async () => {
         const cfg = persistenceConfigFromEnv();
-        new Logger('Planner').log(`database ${JSON.stringify(redactedPersistenceConfig(cfg))}`);
-        return openDataSource(cfg, { applicationName: 'ringmaster-planner' });
+        const log = new Logger('Planner');
+        log.log(`database ${JSON.stringify(redactedPersistenceConfig(cfg))}`);
+        return connectDatabase(
+          cfg,
+          { applicationName: 'ringmaster-planner' },
+          { log: (m) => log.warn(m) },
+        );
       },
     },
     {
