@@ -21,7 +21,7 @@ import {
   WorkloadStateMessageSchema,
   type ParseResult,
 } from '@ringmaster/contracts';
-import { DeadLetterPublisher, type KafkaSettings } from '@ringmaster/messaging';
+import { DeadLetterPublisher, groupTimeouts, type KafkaSettings } from '@ringmaster/messaging';
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
 
 export type ChangeListener = (changes: ObservedChange[]) => void;
@@ -63,6 +63,10 @@ export class ObservedStateConsumer {
     this.synced = this.catchUp.size === 0;
     this.consumer = this.kafka.consumer({
       groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}`,
+      // After a broker restart kafkajs rejoins as a new member while the group still lists the
+      // old one: the view stalls until that session ends (30 s by default, measured in the
+      // chaos lane), so it follows KAFKA_SESSION_TIMEOUT_MS like the other groups.
+      ...groupTimeouts(this.settings),
     });
     await this.consumer.connect();
     await this.consumer.subscribe({

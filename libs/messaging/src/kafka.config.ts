@@ -16,7 +16,9 @@
  *   KAFKA_SESSION_TIMEOUT_MS  consumer group session timeout (default 30000, at least 6000, the
  *                             broker's minimum): how long the partitions of a member that died
  *                             without leaving (SIGKILL, a lost node) wait before the group hands
- *                             them to another member, e.g. a dead executor's clusters
+ *                             them to another member, e.g. a dead executor's clusters (and
+ *                             how long a group stalls after a broker restart, when kafkajs
+ *                             rejoins as a new member while the old one is still listed)
  *
  * Secrets: the password lives only in the returned settings; log `redactedConfig(settings)`.
  */
