@@ -387,10 +387,11 @@ describe('RBAC manifest deploy/kubernetes/rbac.yaml against kwok', () => {
 
     it('evicts a pod (get pods + create pods/eviction); its StatefulSet recreates it', async () => {
       const { uid, result } = await restart('mimir-ingester-zone-a-0', 'evict');
-      expect(result).toEqual({
-        outcome: 'done',
-        detail: `pod ${cluster}/${ns}/mimir-ingester-zone-a-0 evicted (uid ${uid})`,
-      });
+      // A 429 first is possible (the PDB's status still settling) and also means authorized.
+      expect(result.outcome).toBe('done');
+      expect(result.detail).toContain(
+        `pod ${cluster}/${ns}/mimir-ingester-zone-a-0 evicted (uid ${uid})`,
+      );
       await replaced('mimir-ingester-zone-a-0', uid);
     });
 
