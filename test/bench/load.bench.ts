@@ -276,6 +276,17 @@ function restartedUids(name: string): Set<string> {
   return uids;
 }
 
+/**
+ * Connection refusals the planner logged on its paths to Kafka and Postgres: another job on this
+ * machine restarting the shared brokers or database (the chaos lane does) shows up here, and
+ * the run's figures (and 5xx: the API answers 500 while Postgres is down) are then not load.
+ */
+function infraRefusals(name: string): number {
+  const log = readFileSync(join(LOG_DIR, `${name}-planner.log`), 'utf8');
+  return (log.match(/ECONNREFUSED 127\.0\.0\.1:\d+|the database system is shutting down/g) ?? [])
+    .length;
+}
+
 async function main(): Promise<number> {
   const prof = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -841,10 +852,15 @@ setup+idle ${((aStart - started) / 1000).toFixed(0)}s (idle phase ${idleS.toFixe
     console.log(
       `\nexecutors: ${pdb.commands} evictions refused by a PodDisruptionBudget (${pdb.attempts} attempts), longest ${pdb.longestS.toFixed(0)}s; each refusal holds every later command of its Kafka partition`,
     );
+    const infraDown = infraRefusals(name);
+    if (infraDown > 0)
+      console.log(
+        `infrastructure: the planner logged ${infraDown} refused connections to Kafka/Postgres: something restarted them during the run (another job?); figures and 5xx are not load alone`,
+      );
     const lost = counts.lostEvents + notExactlyOne;
     const failed = real.length - succeeded.length;
     console.log(
-      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} pdb_refused=${pdb.commands} pdb_longest_s=${pdb.longestS.toFixed(0)} violations=${violations} double_restarts=${doubleRestarts} foreign_deletions=${foreign} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
+      `load: targets=${targets.length} pods=${targets.length * PODS_PER_TARGET} clients=${prof.clients} rest_rps=${aTotal.rps.toFixed(1)} rest_p50_ms=${aTotal.p50.toFixed(1)} rest_p99_ms=${aTotal.p99.toFixed(1)} errors=${errors} http_5xx=${http5xx} rate_limited=${rateLimited} rollouts=${succeeded.length} failed=${failed} rest_requests=${counts.restAccepted} events=${counts.eventsSent} deduped=${counts.idempotentReplays + counts.eventsDuplicated} conflicts=${counts.restClash409 + eventClashDeadLettered} rollouts_per_min=${perMin.toFixed(1)} rollout_p50_s=${rolloutP50.toFixed(1)} rollout_p99_s=${percentile(durations, 99).toFixed(1)} visible_p50_ms=${percentile(visible, 50).toFixed(0)} visible_p99_ms=${percentile(visible, 99).toFixed(0)} healthz_p99_ratio=${healthRatio.toFixed(2)} get_p99_ratio=${getRatio.toFixed(2)} rollout_p50_ratio=${(rolloutP50 / idleP50).toFixed(2)} pdb_refused=${pdb.commands} pdb_longest_s=${pdb.longestS.toFixed(0)} violations=${violations} double_restarts=${doubleRestarts} foreign_deletions=${foreign} missed_restarts=${missedRestarts} lost=${lost} overlaps=${overlaps} infra_refusals=${infraDown} wall_s=${((Date.now() - started) / 1000).toFixed(0)}`,
     );
     const ok =
       errors === 0 &&
