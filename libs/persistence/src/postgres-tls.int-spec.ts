@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { requireInfraEnv } from '../../../test/support/infra-env';
 import { openDataSource } from './data-source.factory';
 import { persistenceConfigFromEnv, redactedPersistenceConfig } from './persistence.config';
@@ -95,12 +95,12 @@ describe('Postgres over TLS (CA-verified, password from a file)', () => {
   });
 
   it('plain connections keep working for the other roles (ssl false for such a session)', async () => {
-    const client = new Client({ connectionString: secure.TEST_DATABASE_URL, ssl: false });
-    await client.connect();
+    const ds = new DataSource({ type: 'postgres', url: secure.TEST_DATABASE_URL, ssl: false });
+    await ds.initialize();
     try {
-      expect((await client.query(SSL_OF_SESSION)).rows).toEqual([{ ssl: false, version: null }]);
+      expect(await ds.query(SSL_OF_SESSION)).toEqual([{ ssl: false, version: null }]);
     } finally {
-      await client.end();
+      await ds.destroy();
     }
   });
 });
