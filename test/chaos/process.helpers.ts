@@ -105,8 +105,17 @@ export interface ChaosEnvOptions {
   plannerPort: number;
   /** Case names; each gets its own namespace with the fixture (the first: `name` itself). */
   cases: string[];
+  /** Recorded as `<label>.<case>` (the spec's short name: case names repeat across specs). */
+  label: string;
   executors?: string[];
 }
+
+/**
+ * The services' consumer group session in the chaos stacks: a member killed without leaving
+ * hands its partitions over after this long (KAFKA_SESSION_TIMEOUT_MS; the default 30 s would
+ * spend half a minute per kill waiting).
+ */
+export const CHAOS_SESSION_TIMEOUT_MS = 6_000;
 
 /** One stack for a spec file: services, a Kafka client, the topics' followers. */
 export class ChaosEnv {
@@ -149,6 +158,7 @@ export class ChaosEnv {
       plannerPort: this.o.plannerPort,
       executors: this.executors,
       moreNamespaces: ns.slice(1),
+      env: { KAFKA_SESSION_TIMEOUT_MS: String(CHAOS_SESSION_TIMEOUT_MS) },
     }));
     this.kafka = testKafka(brokers, `${this.o.name}-test`);
     const f = await follow(this.kafka, `${this.o.name}-test-follow`, [
@@ -373,7 +383,7 @@ export class ChaosCase {
       `${this.name}: observer maxUnavailable ${JSON.stringify(report.maxUnavailable)} deletions ${JSON.stringify(report.deletions)} originals ${report.originalsDeleted}/${report.originals}; violations ${out.violations}, double restarts ${doubleRestarts}${replacedAgain.length ? ` (${replacedAgain.map((e) => e.pod).join(', ')})` : ''}, lost ${out.lost}${missing.length ? `: ${missing.join('; ')}` : ''}`,
     );
     recordChaosCase({
-      case: this.name,
+      case: `${this.env.o.label}.${this.name}`,
       rollouts: this.ids.length,
       violations: out.violations,
       doubleRestarts,
