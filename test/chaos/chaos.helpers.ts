@@ -126,12 +126,18 @@ export async function startChaosStack(o: ChaosStackOptions): Promise<ChaosStack>
   startOne('health-watcher');
   startOne('executor');
   startOne('planner');
-  await stack.waitReady();
-  await waitObserved(
-    stack,
-    contexts.flatMap((cluster) => o.namespaces.map((namespace) => ({ cluster, namespace }))),
-    90_000,
-  );
+  try {
+    await stack.waitReady();
+    await waitObserved(
+      stack,
+      contexts.flatMap((cluster) => o.namespaces.map((namespace) => ({ cluster, namespace }))),
+      90_000,
+    );
+  } catch (e) {
+    // Nothing outlives a stack that did not come up (its processes would keep Jest running).
+    await stack.stop();
+    throw e;
+  }
   return {
     stack,
     infra,
@@ -243,13 +249,18 @@ function assess(
   before: PodInfo[],
   after: PodInfo[],
   report: ObserverReport,
-  timeline: { pod: string; uid: string; what: string }[],
+  timeline: { at: number; pod: string; uid: string; what: string }[],
 ): TargetAssessment {
   const originals = new Set(before.map((p) => p.uid));
   const sts = before.filter((p) => p.ownerKind === 'StatefulSet').map((p) => p.name);
   const twice = Object.entries(report.deletions)
     .filter(([, n]) => n > 1)
     .map(([p]) => p);
+  // When and which uid each time, to trace it (the observer's deletedAt, the test's timeline).
+  const traces = twice.map(
+    (p) =>
+      `${p}: ${JSON.stringify(report.deletedAt?.[p] ?? [])} created ${JSON.stringify(timeline.filter((e) => e.pod === p && e.what === 'created').map((e) => ({ at: e.at, uid: e.uid })))}`,
+  );
   // A replacement (a uid that was not there at the start) that is deleted again: the pod was
   // restarted a second time (for a Deployment pod this is the only way to see it).
   const replacementsDeleted = [
@@ -270,7 +281,7 @@ function assess(
     doubleRestarts: twice.length + replacementsDeleted.length,
     notReplaced: [...new Set(notReplaced)],
     notReady,
-    detail: `maxUnavailable ${JSON.stringify(report.maxUnavailable)} maxZonesDisrupted ${JSON.stringify(report.maxZonesDisrupted)} deletions ${JSON.stringify(report.deletions)} originals ${report.originalsDeleted}/${report.originals}${twice.length ? ` twice ${twice.join(',')}` : ''}${replacementsDeleted.length ? ` replacements deleted ${replacementsDeleted.join(',')}` : ''}`,
+    detail: `maxUnavailable ${JSON.stringify(report.maxUnavailable)} maxZonesDisrupted ${JSON.stringify(report.maxZonesDisrupted)} deletions ${JSON.stringify(report.deletions)} originals ${report.originalsDeleted}/${report.originals}${twice.length ? ` twice ${traces.join('; ')}` : ''}${replacementsDeleted.length ? ` replacements deleted ${replacementsDeleted.join(',')}` : ''}`,
   };
 }
 

@@ -42,7 +42,7 @@ import {
 
 jest.setTimeout(420_000);
 
-const PORT = 18352;
+const PORT = 18362;
 const PROXIED_KAFKA = '127.0.0.1:19095';
 const KAFKA_UPSTREAM = '127.0.0.1:19094';
 

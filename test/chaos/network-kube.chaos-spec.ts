@@ -38,7 +38,7 @@ import {
 
 jest.setTimeout(420_000);
 
-const PORT = 18351;
+const PORT = 18361;
 
 describe('network chaos: Kubernetes API paths', () => {
   const name = runName('chaos-kube');
