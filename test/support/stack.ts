@@ -254,8 +254,12 @@ export class Stack {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Both streams into one file, closed once the process is gone: with the default
+    // `end: true` the first stream to end closed the file and the other's last lines threw
+    // 'write after end' in the test process (seen when a noisy planner was killed).
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('close', () => log.end());
     this.procs.set(id, child);
     return child;
   }
