@@ -373,6 +373,13 @@ export interface TimelineEvent {
   pod: string;
   uid: string;
   what: 'deleting' | 'ready' | 'not-ready' | 'created';
+  /**
+   * A deletion with no grace period, seen only as the pod gone (no terminating state first).
+   * Ringmaster never does it (evictions and its deletes keep the pod's grace period); kwok
+   * v0.8.0 does when it replays its delete stage for a pod name already recreated by the
+   * StatefulSet controller (it deletes by name, grace 0, no uid precondition).
+   */
+  forced?: boolean;
 }
 
 /**
@@ -445,7 +452,10 @@ export class PodTimeline {
       deleting: type === 'DELETED' || !!p.metadata?.deletionTimestamp,
     };
     if (!prev) this.events.push({ at, pod, uid, what: 'created' });
-    if (now.deleting && !prev?.deleting) this.events.push({ at, pod, uid, what: 'deleting' });
+    if (now.deleting && !prev?.deleting) {
+      const forced = type === 'DELETED' && !p.metadata?.deletionGracePeriodSeconds;
+      this.events.push({ at, pod, uid, what: 'deleting', ...(forced ? { forced } : {}) });
+    }
     if (!now.deleting && now.ready && !prev?.ready)
       this.events.push({ at, pod, uid, what: 'ready' });
     if (!now.deleting && !now.ready && prev?.ready)
