@@ -4,8 +4,9 @@
  * one health watcher), with an independent availability observer on every target.
  *
  *   --quick (default)  2 clusters x 10 namespaces of the small microservices fixture (520 pods),
- *                      32 REST clients for 20 s, 40 rollout requests (about 5 minutes)
- *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 200 requests
+ *                      32 REST clients for 20 s, 20 rollout requests: one per target (~5 min)
+ *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 200 requests: four
+ *                      per target, 125 s apart (~20 min)
  *   --namespaces N --clients N --requests N --phase-a-seconds N   override one figure
  *   --gap-seconds N    least time between two rollouts of one target (default 125, see
  *                      PDB_MEMORY_MS; 0 = back to back)
@@ -115,7 +116,7 @@ function parseArgs(argv: string[]): Profile {
         nsPerCluster: 10,
         clients: 32,
         phaseAMs: 20_000,
-        requests: 40,
+        requests: 20,
         idleMs: 8_000,
         gapMs: PDB_MEMORY_MS,
         keep,
