@@ -8,7 +8,9 @@
  *
  *   1. kafka+postgres latency/resets: every service on the proxied Kafka path, latency with
  *      jitter both ways, and a reset storm (reset_peer on half the connections for 150 ms)
- *      every 5 s on Kafka and every 6 s on the planner's Postgres (every 3 s kept kafkajs' consumers crashing and rejoining for most of the rollout: slow, never wrong), for the whole rollout;
+ *      every 5 s on Kafka and every 6 s on the planner's Postgres, for the whole rollout
+ *      (every 3 s kept kafkajs' consumers crashing and rejoining for most of the rollout:
+ *      slow, never wrong);
  *   2. executor Kafka cut + planner Postgres cut: planner and watcher back on the direct Kafka
  *      path, only the executor through the proxy (400 ms upstream latency, so its report is on
  *      the wire when the cut lands). Cut at the first restart the observer sees (the executor
