@@ -374,8 +374,8 @@ export interface TimelineEvent {
   uid: string;
   what: 'deleting' | 'ready' | 'not-ready' | 'created';
   /**
-   * A deletion with no grace period, seen only as the pod gone (no terminating state first).
-   * Ringmaster never does it (evictions and its deletes keep the pod's grace period); kwok
+   * A deletion with no grace period (deletionGracePeriodSeconds 0 when the pod is first seen
+   * terminating, or gone with no terminating state first). Ringmaster never does it (evictions and its deletes keep the pod's grace period); kwok
    * v0.8.0 does when it replays its delete stage for a pod name already recreated by the
    * StatefulSet controller (it deletes by name, grace 0, no uid precondition).
    */
@@ -453,7 +453,7 @@ export class PodTimeline {
     };
     if (!prev) this.events.push({ at, pod, uid, what: 'created' });
     if (now.deleting && !prev?.deleting) {
-      const forced = type === 'DELETED' && !p.metadata?.deletionGracePeriodSeconds;
+      const forced = !p.metadata?.deletionGracePeriodSeconds;
       this.events.push({ at, pod, uid, what: 'deleting', ...(forced ? { forced } : {}) });
     }
     if (!now.deleting && now.ready && !prev?.ready)
