@@ -35,17 +35,25 @@ import { COMMAND_RESULT_TYPE, CommandResultMessageSchema } from '../command-resu
 import { COMMAND_TYPE, CommandMessageSchema } from '../command.schema';
 import { ComponentNameSchema, OBJECT_PROTOTYPE_NAMES } from '../common.schema';
 import { parseMessage, type ParseResult } from '../message.parser';
+import {
+  REACHABILITY_TYPE,
+  TargetReachabilityMessageSchema,
+  parseReachability,
+  reachabilityKey,
+} from '../reachability.schema';
 import { ROLLOUT_REQUEST_TYPE, RolloutRequestEventSchema } from '../rollout-request.schema';
 import { MAX_MESSAGE_BYTES } from '../topics.constants';
 
 /** The consumed topics (ids of TOPICS): who reads them is in the file comment of topics.constants. */
-export type ConsumedTopic = 'requests' | 'commandResults' | 'pods' | 'workloads' | 'commands';
+export type ConsumedTopic =
+  'requests' | 'commandResults' | 'pods' | 'workloads' | 'commands' | 'reachability';
 export const CONSUMED_TOPICS: readonly ConsumedTopic[] = [
   'requests',
   'commandResults',
   'pods',
   'workloads',
   'commands',
+  'reachability',
 ];
 
 type Message = Record<string, unknown>;
@@ -96,7 +104,7 @@ type Choices = Partial<Record<HostileKind, fc.Arbitrary<Unkinded>>>;
 
 interface Contract {
   schema: z.ZodTypeAny;
-  /** cluster.pods / cluster.workloads: a null value is a tombstone, keys must be non-null. */
+  /** cluster.pods / workloads / reachability: a null value is a tombstone, keys non-null. */
   compacted: boolean;
   type: string;
   keyOf: (m: Message) => string;
@@ -354,6 +362,24 @@ function workloadState(): fc.Arbitrary<Message> {
   );
 }
 
+function reachability(): fc.Arbitrary<Message> {
+  return fc.record(
+    {
+      v: fc.constant(1),
+      type: fc.constant(REACHABILITY_TYPE),
+      cluster: clusterName,
+      namespace: label63,
+      reachable: fc.boolean(),
+      since: epochMs,
+      reason: fc.string({ maxLength: 200 }),
+      observedAt: epochMs,
+    },
+    {
+      requiredKeys: ['v', 'type', 'cluster', 'namespace', 'reachable', 'since', 'observedAt'],
+    },
+  );
+}
+
 const stateKey = (m: Message) =>
   clusterStateKey(m as { cluster: string; namespace: string; name: string });
 
@@ -397,6 +423,14 @@ export const CONTRACTS: Readonly<Record<ConsumedTopic, Contract>> = {
     keyOf: (m) => String((m.target as { cluster: string }).cluster),
     valid: command,
     parse: (_key, value) => parseMessage(CommandMessageSchema, value),
+  },
+  reachability: {
+    schema: TargetReachabilityMessageSchema,
+    compacted: true,
+    type: REACHABILITY_TYPE,
+    keyOf: (m) => reachabilityKey(m as { cluster: string; namespace: string }),
+    valid: reachability,
+    parse: (key, value) => parseReachability(key, value),
   },
 };
 
