@@ -11,7 +11,9 @@
  *    executor's command results, on partitions that had hostile results before them); a
  *    workload and a pod observation of a made-up target show in a dry run; a command for a pod
  *    that does not exist gets its result back; tombstones on the compacted topics are
- *    deletions, not dead letters;
+ *    deletions, not dead letters; once every dead letter is in, a valid 'unreachable' record
+ *    for the run's target blocks a new rollout of it (the reason is the record's) and a later
+ *    'reachable' one lets that rollout succeed;
  *  - no service process exited, no consumer crashed (logs), the planner still answers /readyz.
  *
  * The seed is RINGMASTER_PROPERTY_SEED when set (CI), else random; it is printed, with the
@@ -29,10 +31,12 @@ import { CompressionTypes, type Consumer, type Producer } from 'kafkajs';
 import {
   COMMAND_TYPE,
   POD_STATE_TYPE,
+  REACHABILITY_TYPE,
   REQUEST_AUTH_HEADER,
   ROLLOUT_REQUEST_TYPE,
   WORKLOAD_STATE_TYPE,
   clusterStateKey,
+  reachabilityKey,
   topicNames,
   type DeadLetterMessage,
 } from '@ringmaster/contracts';
@@ -223,6 +227,7 @@ describe('topic fuzz: hostile records on every consumed topic (e2e)', () => {
     }
     for (const t of ['pods', 'workloads'] as const)
       fine.push(await send(t, home[t], `${context}/${ghostNs}/fuzz-gone`, null));
+    fine.push(await send('reachability', home.reachability, `${context}/${ghostNs}`, null));
 
     const now = Date.now();
     const workload = {
@@ -353,6 +358,46 @@ describe('topic fuzz: hostile records on every consumed topic (e2e)', () => {
           .join('\n'),
     );
 
+    // Reachability sentinels, after every hostile record of the topic was dead-lettered (the
+    // watcher publishes only when reachability flips, so it does not overwrite them): the run's
+    // target said unreachable blocks a new rollout with the record's reason, and said
+    // reachable again (a later observedAt) lets the rollout go on and succeed.
+    const outage = `fuzz sentinel outage ${name}`;
+    const reach = (reachable: boolean) => {
+      const at = Date.now();
+      const m = {
+        v: 1,
+        type: REACHABILITY_TYPE,
+        cluster: context,
+        namespace: ns,
+        reachable,
+        since: at,
+        ...(reachable ? {} : { reason: outage }),
+        observedAt: at,
+      };
+      return send('reachability', home.reachability, reachabilityKey(m), JSON.stringify(m));
+    };
+    fine.push(await reach(false));
+    const second = await stack.api<{ id?: string }>('/v1/rollouts', {
+      body: {
+        targets: [{ cluster: context, namespace: ns }],
+        change: { kind: 'restart' },
+        components: ['compactor'],
+      },
+    });
+    expect(second.status).toBe(201);
+    const secondId = second.body.id!;
+    const held = await stack.waitRollout<RolloutView>(secondId, (r) =>
+      ['succeeded', 'failed', 'aborted', 'blocked'].includes(r.status),
+    );
+    expect(held.status).toBe('blocked');
+    expect(JSON.stringify(held.targetProgress)).toContain(outage);
+    fine.push(await reach(true));
+    const resumed = await stack.waitRollout<RolloutView>(secondId, (r) =>
+      ['succeeded', 'failed', 'aborted'].includes(r.status),
+    );
+    expect(resumed.status).toBe('succeeded');
+
     const found = byPlace();
     const problems: string[] = [];
     const perTopic: Record<string, number> = {};
@@ -401,7 +446,7 @@ describe('topic fuzz: hostile records on every consumed topic (e2e)', () => {
         `\ntopic-fuzz: seed=${SEED} per_topic=${PER_TOPIC} hostile=${hostile.length} ` +
         `dead_letters=${Object.values(perTopic).reduce((a, b) => a + b, 0)} ` +
         `${CONSUMED_TOPICS.map((t) => `${t}=${perTopic[t] ?? 0}`).join(' ')} ` +
-        `sentinels=4 problems=${problems.length} exited=${Object.keys(stack.exited()).length} ` +
+        `sentinels=6 problems=${problems.length} exited=${Object.keys(stack.exited()).length} ` +
         `seconds=${Math.round((Date.now() - started) / 1000)}`,
     );
     expect(problems).toEqual([]);
