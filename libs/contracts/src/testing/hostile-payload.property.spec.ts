@@ -1,6 +1,6 @@
 /**
  * Properties of what every consumer does first with a record (parseMessage, or parseClusterState
- * on the compacted topics): hostile payloads are refused with a reason naming what is wrong,
+ * / parseReachability on the compacted topics): hostile payloads are refused with a reason naming what is wrong,
  * random changes to a valid message are accepted as valid or refused with a reason, valid
  * messages are accepted unchanged, and nothing throws. The e2e topic fuzz sends a sample of the
  * same payloads to the running services.
