@@ -1,8 +1,8 @@
 /**
  * Properties of what every consumer does first with a record (parseMessage, or parseClusterState
- * / parseReachability on the compacted topics): hostile payloads are refused with a reason naming what is wrong,
- * random changes to a valid message are accepted as valid or refused with a reason, valid
- * messages are accepted unchanged, and nothing throws. The e2e topic fuzz sends a sample of the
+ * / parseReachability on the compacted topics): hostile payloads are refused with a reason
+ * naming what is wrong, random changes to a valid message are accepted as valid or refused with
+ * a reason, valid messages are accepted unchanged, and nothing throws. The e2e topic fuzz sends a sample of the
  * same payloads to the running services.
  *
  * RINGMASTER_PROPERTY_RUNS sets the runs per property (default 100); RINGMASTER_PROPERTY_SEED
