@@ -678,9 +678,13 @@ async function main(): Promise<number> {
     const all: Summary[] = [];
     let cursor: string | undefined;
     do {
-      const r = await s.api<{ items: Summary[]; nextCursor?: string }>(
-        `/v1/rollouts?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-      );
+      const page = `/v1/rollouts?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      let r = await s.api<{ items: Summary[]; nextCursor?: string }>(page);
+      // The accounting waits out a database that another job restarts (see infraRefusals).
+      for (let i = 0; r.status >= 500 && i < 60; i++) {
+        await sleep(2000);
+        r = await s.api<{ items: Summary[]; nextCursor?: string }>(page);
+      }
       if (r.status !== 200) throw new Error(`final list: ${r.status}`);
       all.push(...r.body.items);
       cursor = r.body.nextCursor;
