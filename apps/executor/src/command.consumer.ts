@@ -2,7 +2,8 @@
  * The executor's Kafka side, started and stopped with the Nest application:
  *
  *   bootstrap: connect the producer (retrying until Kafka answers), create missing topics
- *              (best effort), then join the consumer group on `rollout.commands`
+ *              (best effort), give a new group its start position (the end of the commands
+ *              topic, committed: positionNewGroup), then join the group on `rollout.commands`
  *   running:   ConsumerRunner -> CommandMessageHandler for each message; partitions (clusters)
  *              are handled concurrently, each in order; commit after the result is published
  *   SIGTERM:   stop fetching, let the message in hand finish (its result published, its offset
@@ -27,6 +28,7 @@ import {
   ensureTopics,
   errorReason,
   groupTimeouts,
+  positionNewGroup,
   redactedConfig,
 } from '@ringmaster/messaging';
 import { CommandMessageHandler, type CommandRunnerPort } from './command.message.handler';
@@ -79,7 +81,8 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
       handler: this.handler.handle,
       deadLetter: new DeadLetterPublisher(this.producer, { topic: topics.deadLetter }),
       // A new group starts at the end: replaying a week of old commands could re-apply
-      // templates a later rollout has replaced.
+      // templates a later rollout has replaced. The end is committed before joining
+      // (positionGroup), so a rebalance before the first commit cannot move it past commands.
       fromBeginning: false,
       partitionsConsumedConcurrently: config.concurrency,
       backoff: { ...config.backoff, factor: 2 },
@@ -137,7 +140,33 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
     if (stop.aborted) return;
     await this.ensureTopics();
     if (stop.aborted) return;
+    await this.positionGroup();
+    if (stop.aborted) return;
     await this.runner.start();
+  }
+
+  /**
+   * A group that has never committed on the commands topic gets the topic's end committed
+   * before this member joins (positionNewGroup). Best effort, like ensureTopics: without
+   * admin rights kafkajs still starts a new group at the end, only later.
+   */
+  private async positionGroup(): Promise<void> {
+    const { groupId } = this.config;
+    const topic = this.config.kafka.topics.commands;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const r = await positionNewGroup(admin, groupId, topic);
+      if (r.positioned.length)
+        this.logger.log(
+          `group ${groupId} starts at the end of ${topic} (partitions ${r.positioned.join(', ')})`,
+        );
+      if (r.skipped) this.logger.log(`group ${groupId} has members already: ${r.skipped}`);
+    } catch (e) {
+      this.logger.warn(`could not position group ${groupId} (continuing): ${errorReason(e)}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   /**

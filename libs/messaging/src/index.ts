@@ -2,6 +2,7 @@
 export * from './kafka.config';
 export * from './kafka.client';
 export * from './topics.admin';
+export * from './group-start.position';
 export * from './messaging.errors';
 export * from './dead-letter.publisher';
 export * from './consumer.runner';
