@@ -170,6 +170,9 @@ export class ChaosEnv {
     this.followers.push(f.consumer);
     this.commands_ = f.seen.get(this.topics.commands)!;
     this.results_ = f.seen.get(this.topics.results)!;
+    // Every executor a member before the first rollout (the cases kill the one holding the
+    // cluster; a case must not start while the group is still forming).
+    await this.executorOfCluster();
   }
 
   /** Messages seen so far on rollout.commands / rollout.command-results. */
