@@ -5,7 +5,7 @@
  *
  *   --quick (default)  2 clusters x 10 namespaces of the small microservices fixture (520 pods),
  *                      32 REST clients for 20 s, 20 rollout requests: one per target (~5 min)
- *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 200 requests: four
+ *   --full             2 x 25 namespaces (1,300 pods), 64 clients for 45 s, 100 requests: two
  *                      per target, 125 s apart (~20 min)
  *   --namespaces N --clients N --requests N --phase-a-seconds N   override one figure
  *   --gap-seconds N    least time between two rollouts of one target (default 125, see
@@ -106,7 +106,7 @@ function parseArgs(argv: string[]): Profile {
         nsPerCluster: 25,
         clients: 64,
         phaseAMs: 45_000,
-        requests: 200,
+        requests: 100,
         idleMs: 10_000,
         gapMs: PDB_MEMORY_MS,
         keep,
