@@ -42,7 +42,7 @@ const SMP = () => setHeaderOptions('Content-Type', PatchStrategy.StrategicMergeP
 const MERGE = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Times a patch is re-read and re-sent after a 409 (someone else wrote in between). */
-const CONFLICT_ATTEMPTS = 3;
+const CONFLICT_ATTEMPTS = 5;
 
 export class WorkloadChanger {
   constructor(
@@ -149,7 +149,9 @@ export class WorkloadChanger {
 
   /**
    * Runs a read-modify-write; a 409 (resourceVersion moved between read and patch) re-reads
-   * and tries again, then gives up as retriable. A 404 is a permanent `failed` (the workload
+   * and tries again after a short pause (25, 50, 100, 200 ms: the workload's controller is
+   * writing its status meanwhile; back-to-back retries lost to it on a busy API server), then
+   * gives up as retriable. A 404 is a permanent `failed` (the workload
    * is not there: nothing Ringmaster can converge). Other errors are classified.
    */
   private async withConflictRetry(
@@ -164,6 +166,7 @@ export class WorkloadChanger {
         const status = httpStatusOf(err);
         if (status === 409) {
           lastConflict = describe(rethrowIfRetriable(err, what));
+          if (i + 1 < CONFLICT_ATTEMPTS) await new Promise((r) => setTimeout(r, 25 * 2 ** i));
           continue;
         }
         if (status === 404) return { outcome: 'failed', detail: `${what} not found` };
