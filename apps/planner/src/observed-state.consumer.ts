@@ -23,6 +23,7 @@ import {
 } from '@ringmaster/contracts';
 import { DeadLetterPublisher, groupTimeouts, type KafkaSettings } from '@ringmaster/messaging';
 import { ObservedStateStore, type ObservedChange } from './observed-state.store';
+import { ReplayCatchUp, type PartitionEnd } from './replay.catch-up';
 
 export type ChangeListener = (changes: ObservedChange[]) => void;
 
@@ -30,10 +31,9 @@ export type ChangeListener = (changes: ObservedChange[]) => void;
 export class ObservedStateConsumer {
   private readonly log = new Logger(ObservedStateConsumer.name);
   private consumer?: Consumer;
-  /** topic/partition -> offset still to reach before the view counts as synced. */
-  private readonly catchUp = new Map<string, bigint>();
+  /** Set at start: how far the replay must go before the view counts as synced. */
+  private catchUp?: ReplayCatchUp;
   private listeners: ChangeListener[] = [];
-  synced = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -46,21 +46,29 @@ export class ObservedStateConsumer {
     this.listeners.push(listener);
   }
 
+  /** The replay of the state topics reached where they ended at start (readiness, leadership). */
+  get synced(): boolean {
+    return this.catchUp?.caughtUp ?? false;
+  }
+
+  /** Resolves once synced; the planner competes for leadership only then (ReplayCatchUp). */
+  async whenSynced(): Promise<void> {
+    while (!this.catchUp) await new Promise((r) => setTimeout(r, 100));
+    await this.catchUp.done;
+  }
+
   async start(): Promise<void> {
     const { pods, workloads, reachability } = this.settings.topics;
     const admin = this.kafka.admin();
     await admin.connect();
+    const ends: PartitionEnd[] = [];
     try {
-      for (const topic of [pods, workloads, reachability]) {
-        for (const p of await admin.fetchTopicOffsets(topic)) {
-          const high = BigInt(p.high);
-          if (high > BigInt(p.low)) this.catchUp.set(`${topic}/${p.partition}`, high - 1n);
-        }
-      }
+      for (const topic of [pods, workloads, reachability])
+        for (const p of await admin.fetchTopicOffsets(topic)) ends.push({ topic, ...p });
     } finally {
       await admin.disconnect();
     }
-    this.synced = this.catchUp.size === 0;
+    const catchUp = new ReplayCatchUp(ends);
     this.consumer = this.kafka.consumer({
       groupId: `ringmaster-planner-view-${randomBytes(6).toString('hex')}`,
       // After a broker restart kafkajs rejoins as a new member while the group still lists the
@@ -73,6 +81,7 @@ export class ObservedStateConsumer {
       topics: [pods, workloads, reachability],
       fromBeginning: true,
     });
+    this.catchUp = catchUp;
     await this.consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
@@ -106,15 +115,8 @@ export class ObservedStateConsumer {
               : this.store.applyWorkload(key, r.value as never);
           if (change) changes.push(change);
         }
-        const last = batch.lastOffset();
-        const goal = this.catchUp.get(`${batch.topic}/${batch.partition}`);
-        if (goal !== undefined && BigInt(last) >= goal) {
-          this.catchUp.delete(`${batch.topic}/${batch.partition}`);
-          if (this.catchUp.size === 0 && !this.synced) {
-            this.synced = true;
-            this.log.log(`observed state synced: ${this.store.targets().length} target(s)`);
-          }
-        }
+        if (catchUp.advance(batch.topic, batch.partition, batch.lastOffset()))
+          this.log.log(`observed state synced: ${this.store.targets().length} target(s)`);
         if (changes.length > 0) for (const l of this.listeners) l(changes);
         await heartbeat();
       },

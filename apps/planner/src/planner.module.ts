@@ -81,6 +81,9 @@ class PlannerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
     await retryTransient(() => this.producer.connect(), { what: 'connecting the producer', log });
     this.observed.onChange((changes) => this.engine.onObserved(changes));
     await retryTransient(() => this.observed.start(), { what: 'reading observed state', log });
+    // Decisions read the view: a leader deciding on a replay still under way would take
+    // workloads not read yet for gone and older observations for current (ReplayCatchUp).
+    await this.observed.whenSynced();
     this.leadership.start({
       onLeadershipGained: async () => {
         this.relay.start();
