@@ -29,7 +29,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { AvailabilityObserver, type ObserverReport } from '../support/availability.observer';
 import { recordChaosCase } from '../support/chaos.report';
-import { deleteNamespace, type Stack } from '../support/stack';
+import { deleteNamespace, ensureClusters, type Stack } from '../support/stack';
 import {
   SETTLED,
   groupAssignment,
@@ -149,6 +149,11 @@ export class ChaosEnv {
   async start(): Promise<void> {
     this.executors = this.o.executors ?? ['executor-1'];
     const ns = Object.values(this.namespaces);
+    // Known before the stack starts, so stop() removes the namespaces even if the start fails.
+    ({
+      kubeconfig: this.kubeconfig,
+      contexts: [this.context],
+    } = ensureClusters(1));
     let brokers: string;
     ({
       stack: this.stack,
