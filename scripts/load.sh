@@ -3,7 +3,7 @@
 # stack (test/bench/load.bench.ts says what it does and prints). Brings up Kafka, Postgres and two
 # kwok clusters like `npm test` does, builds the services, and stops again only what it started.
 #   scripts/load.sh            --quick: 2 x 10 namespaces, 32 clients, 20 rollout requests (~5 min)
-#   scripts/load.sh --full     2 x 25 namespaces (1,300 pods), 64 clients, 100 requests (~20 min)
+#   scripts/load.sh --full     2 x 15 namespaces (780 pods), 64 clients, 60 requests (~15 min)
 # Last line: load: targets=.. rest_rps=.. rest_p50_ms=.. rest_p99_ms=.. errors=.. rollouts=.. ...
 # Exit status 1 when a correctness check fails (a violation, a 5xx, a lost or doubled request).
 set -euo pipefail
