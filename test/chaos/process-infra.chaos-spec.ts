@@ -2,9 +2,8 @@
  * Chaos: the infrastructure under the services restarts mid-rollout. The shared Kafka broker
  * (infra/kafka/kafka.sh stop, then start) and our Postgres cluster on 127.0.0.1:15432
  * (infra/postgres/postgres.sh stop, then start). Only inside the chaos lane, under the heavy
- * lock (every slot of it: holdOtherHeavySlots), and each is started again at once (also when
- * a case fails: finally, and afterAll brings both up). One stack, a namespace with the
- * fixture per case, the observer throughout.
+ * lock, and each is started again at once (also when a case fails: finally, and afterAll
+ * brings both up). One stack, a namespace with the fixture per case, the observer throughout.
  *
  *  - kafka: the broker stops at the first eviction and is started again: every service
  *    reconnects (producers, the executor's and the planner's groups, the planner's view of the
@@ -23,8 +22,6 @@ import {
   ChaosEnv,
   draws,
   expectCaseClean,
-  holdOtherHeavySlots,
-  releaseHeavySlots,
   seededRandom,
 } from './process.helpers';
 
@@ -71,14 +68,12 @@ describe('chaos: Kafka and Postgres restarted mid-rollout', () => {
 
   beforeAll(async () => {
     console.log(`chaos seed ${CHAOS_SEED} (RINGMASTER_CHAOS_SEED repeats it)`);
-    await holdOtherHeavySlots();
     await env.start();
-  }, 1_800_000);
+  });
 
   afterAll(async () => {
     ensureInfra(); // both up again, whatever a failed case left behind
     await env.stop();
-    releaseHeavySlots();
   });
 
   it('Kafka broker restarted mid-rollout: services reconnect, the rollout completes, nothing lost', async () => {

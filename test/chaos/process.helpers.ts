@@ -19,8 +19,8 @@
  * Faults are timed by a seeded generator (RINGMASTER_CHAOS_SEED, random when unset and printed),
  * so a failing run can be repeated.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -760,55 +760,4 @@ export function reportOf(env: ChaosEnv, kill: { pod: string; uid: string; victim
     victimReported: results.some((r) => r.executor === kill.victim),
     answers: results.map((r) => `${r.executor}:${r.outcome}`),
   };
-}
-
-/**
- * Restarting the shared Kafka or Postgres is only allowed with the machine's heavy-job lock
- * held. Where that lock is split into slots (`/tmp/ringmaster-heavy.slot<N>`, a job in each),
- * this run holds one (taken by an ancestor `flock`): the others are taken too, waiting for the
- * jobs in them to end, so no other heavy job sees the broker or the database go away. With a
- * single lock (no slot files) the caller holds it already. releaseHeavySlots() lets them go; a
- * holder also lets go by itself once this test process is gone.
- */
-const slotHolders = new Set<number>();
-
-export function releaseHeavySlots(): void {
-  for (const pid of slotHolders) process.kill(-pid, 'SIGTERM');
-  slotHolders.clear();
-}
-
-export async function holdOtherHeavySlots(): Promise<void> {
-  const slots = readdirSync('/tmp')
-    .filter((f) => /^ringmaster-heavy\.slot\d+$/.test(f))
-    .map((f) => `/tmp/${f}`);
-  if (slots.length === 0) return;
-  const mine = new Set<string>();
-  for (let pid = process.pid; pid > 1;) {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    for (const s of slots) if (cmd.includes(s)) mine.add(s);
-    pid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-  }
-  const flock = existsSync('/usr/bin/flock.real') ? '/usr/bin/flock.real' : 'flock';
-  const holders = slots
-    .filter((s) => !mine.has(s))
-    .map((slot) => {
-      const watch = 'echo held; while kill -0 "$1" 2>/dev/null; do sleep 1; done';
-      const p = spawn(flock, ['-o', slot, 'sh', '-c', watch, 'sh', String(process.pid)], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      if (p.pid) slotHolders.add(p.pid);
-      const held = new Promise<void>((ok, fail) => {
-        p.stdout.on('data', () => ok());
-        p.once('exit', (code) => fail(new Error(`flock ${slot} exited (${code})`)));
-      });
-      return { slot, p, held };
-    });
-  try {
-    await Promise.all(holders.map((h) => h.held));
-  } catch (e) {
-    releaseHeavySlots();
-    throw e;
-  }
-  console.log(`holding the heavy-job slots ${[...mine, ...holders.map((h) => h.slot)].join(', ')}`);
 }
