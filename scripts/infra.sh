@@ -31,8 +31,11 @@ case "${1:-}" in
     "$POSTGRES_SH" start >/dev/null
     "$KAFKA_SH" start >/dev/null
     mkdir -p "$RINGMASTER_STATE"
-    { echo "# Written by scripts/infra.sh up; removed by scripts/infra.sh down."; all_env; } >"$ENV_FILE.tmp"
-    mv "$ENV_FILE.tmp" "$ENV_FILE"
+    # A temp file per process: two jobs running 'up' at once (two heavy-lock slots) shared one
+    # name and the second mv failed ('cannot stat infra.env.tmp').
+    tmp="$ENV_FILE.tmp.$$"
+    { echo "# Written by scripts/infra.sh up; removed by scripts/infra.sh down."; all_env; } >"$tmp"
+    mv "$tmp" "$ENV_FILE"
     echo "infra: up in $((SECONDS - t0)) s; settings also in $ENV_FILE" >&2
     all_env
     ;;
