@@ -145,6 +145,31 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
     return { engine, saves, state, repo, store };
   }
 
+  /** Every zone's store-gateway template change reported done and observed at revision r2. */
+  async function templateAppliedInEveryZone({
+    engine,
+    saves,
+    store,
+  }: Pick<ReturnType<typeof setUp>, 'engine' | 'saves' | 'store'>): Promise<void> {
+    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
+    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
+      const commandId = component().workloads[`store-gateway-${zone}`].commandId!;
+      await engine.submit('r1', {
+        kind: 'command-result',
+        commandId,
+        outcome: 'done',
+        generation: 2,
+      });
+      const w = store.fleet[key]!.workloads[`store-gateway-${zone}`];
+      store.fleet[key]!.workloads[w.name] = {
+        ...w,
+        generation: 2,
+        observedGeneration: 2,
+        updateRevision: 'r2',
+      };
+    }
+  }
+
   it('a command result that changes only state (a generation) is saved before submit resolves', async () => {
     const { engine, saves, state } = setUp();
     await engine.start();
@@ -190,23 +215,7 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
     );
     await engine.start();
     await engine.track(state, 1);
-    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
-    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
-      const commandId = component().workloads[`store-gateway-${zone}`].commandId!;
-      await engine.submit('r1', {
-        kind: 'command-result',
-        commandId,
-        outcome: 'done',
-        generation: 2,
-      });
-      const w = store.fleet[key]!.workloads[`store-gateway-${zone}`];
-      store.fleet[key]!.workloads[w.name] = {
-        ...w,
-        generation: 2,
-        observedGeneration: 2,
-        updateRevision: 'r2',
-      };
-    }
+    await templateAppliedInEveryZone({ engine, saves, store });
     const before = saves.length;
     repo.failNext = 1; // e.g. the connection was reset mid-transaction
     engine.onObserved([{ target: key, component: 'store-gateway' }]);
@@ -240,23 +249,7 @@ describe('RolloutEngine: what is written before an input is acknowledged', () =>
     );
     await engine.start();
     await engine.track(state, 1);
-    const component = () => saves.at(-1)!.state.targets[key].components['store-gateway'];
-    for (const zone of ['zone-a', 'zone-b', 'zone-c']) {
-      const commandId = component().workloads[`store-gateway-${zone}`].commandId!;
-      await engine.submit('r1', {
-        kind: 'command-result',
-        commandId,
-        outcome: 'done',
-        generation: 2,
-      });
-      const w = store.fleet[key]!.workloads[`store-gateway-${zone}`];
-      store.fleet[key]!.workloads[w.name] = {
-        ...w,
-        generation: 2,
-        observedGeneration: 2,
-        updateRevision: 'r2',
-      };
-    }
+    await templateAppliedInEveryZone({ engine, saves, store });
     engine.onObserved([{ target: key, component: 'store-gateway' }]);
     const restarts = () =>
       saves
