@@ -16,7 +16,7 @@
  * (Resuming from resourceVersion "1" is not enough on a young cluster: the cache accepts any
  * version down to the one it was initialised at, which can be 1.)
  */
-import { Watch } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   type KubeClusterClients,
@@ -141,9 +141,12 @@ describe('watchResources against a real API server (kwok)', () => {
     // 2. Changes nobody watches: a delete, a label change, a creation.
     await c.core.deleteNamespacedPod({ name: 'a', namespace: ns, gracePeriodSeconds: 0 });
     await c.core.createNamespacedPod({ namespace: ns, body: pod(ns, 'e') });
-    const b = await c.core.readNamespacedPod({ name: 'b', namespace: ns });
-    b.metadata!.labels!.touched = 'yes';
-    await c.core.replaceNamespacedPod({ name: 'b', namespace: ns, body: b });
+    // A merge patch, not read-and-replace: kwok writes the pod's status concurrently and a
+    // replace carrying the read resourceVersion lost that race with a 409 in CI.
+    await c.core.patchNamespacedPod(
+      { name: 'b', namespace: ns, body: { metadata: { labels: { touched: 'yes' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await waitFor('pod a gone', async () => !(await apiState()).has('a'));
 
     // 3. Make rv1 older than the watch cache keeps: 75 s + churn until a probe says 410.
