@@ -1,9 +1,16 @@
 import { BadRequestException, Logger, type ArgumentsHost } from '@nestjs/common';
 import { HttpErrorsFilter } from './http-errors.filter';
 
-function answer(err: unknown): { status: number; body: unknown } {
-  const out = { status: 0, body: undefined as unknown };
+function answer(err: unknown): {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+} {
+  const out = { status: 0, body: undefined as unknown, headers: {} as Record<string, string> };
   const res = {
+    setHeader(name: string, value: string) {
+      out.headers[name] = value;
+    },
     status(s: number) {
       out.status = s;
       return res;
@@ -32,6 +39,7 @@ describe('HttpErrorsFilter', () => {
         error: 'Bad Request',
         message: 'Unexpected token b in JSON at position 1',
       },
+      headers: {},
     });
     const big = Object.assign(new Error('request entity too large'), {
       status: 413,
@@ -51,6 +59,33 @@ describe('HttpErrorsFilter', () => {
       statusCode: 400,
       error: 'Bad Request',
       message: 'Unexpected token b in JSON',
+    });
+  });
+
+  // Postgres down: the REST API answered 500 (chaos lane, Postgres restart) though nothing was
+  // wrong with the request and sending it again later succeeds.
+  it.each([
+    [
+      'connection refused',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    ],
+    [
+      'the server shutting down (TypeORM wraps the driver error)',
+      Object.assign(new Error('query failed'), {
+        name: 'QueryFailedError',
+        driverError: { code: '57P01', message: 'terminating connection' },
+      }),
+    ],
+    ['a pool without a connection', new Error('timeout exceeded when trying to connect')],
+  ])('answers 503 with Retry-After when a dependency is unavailable: %s', (_, err) => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const r = answer(err);
+    expect(r.status).toBe(503);
+    expect(r.headers['Retry-After']).toBe('2');
+    expect(r.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'the database or Kafka is unavailable for now; nothing was applied, retry',
     });
   });
 

@@ -1,11 +1,15 @@
 /**
  * Every error answer has one shape: `{ statusCode, error, message, problems? }`, where
- * `problems` lists each wrong field. Unexpected errors are logged and answered 500 without
+ * `problems` lists each wrong field. An error messaging's classifyError calls retriable (the
+ * database or Kafka unreachable, restarting, a connection reset, a write conflict that kept
+ * losing) is answered 503 with Retry-After: the request was not applied and may be sent again
+ * (with the same Idempotency-Key). Anything else unexpected is logged and answered 500 without
  * internals.
  */
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
+import { classifyError, errorReason } from '@ringmaster/messaging';
 import { AccessError } from './auth/access.guard';
 import { RolloutRequestError } from './rollout.service';
 
@@ -15,6 +19,9 @@ const REASONS: Record<number, string> = {
   409: 'Conflict',
   422: 'Unprocessable Entity',
 };
+
+/** Seconds a client should wait after a 503: about one reconnect of the database pool. */
+const RETRY_AFTER_S = 2;
 
 @Catch()
 export class HttpErrorsFilter implements ExceptionFilter {
@@ -68,6 +75,16 @@ export class HttpErrorsFilter implements ExceptionFilter {
       res
         .status(status)
         .json({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
+      return;
+    }
+    if (classifyError(err) === 'retriable') {
+      this.log.warn(`answered 503: ${errorReason(err)}`);
+      res.setHeader('Retry-After', String(RETRY_AFTER_S));
+      res.status(503).json({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'the database or Kafka is unavailable for now; nothing was applied, retry',
+      });
       return;
     }
     this.log.error(err instanceof Error ? err.stack : String(err));

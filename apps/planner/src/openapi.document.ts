@@ -56,6 +56,7 @@ const control = (verb: string, what: string) => ({
 /**
  * Every /v1 operation needs a bearer token: 401 without a valid one, 403 when its scopes do not
  * cover the rollout's targets (a list only shows what the token may read, so never 403s).
+ * Each may answer 503 while the database or Kafka is unavailable.
  */
 function withAuth<P extends Record<string, Record<string, { responses: object }>>>(paths: P): P {
   for (const [path, ops] of Object.entries(paths)) {
@@ -67,6 +68,9 @@ function withAuth<P extends Record<string, Record<string, { responses: object }>
         ...(path === '/v1/rollouts' && method === 'get'
           ? {}
           : { '403': error("the token's scopes do not cover the targets") }),
+        '503': error(
+          'the database or Kafka is unavailable; nothing was applied; retry (Retry-After)',
+        ),
       });
     }
   }
