@@ -172,9 +172,8 @@ describe('topic fuzz: hostile records on every consumed topic (e2e)', () => {
       CONSUMED_TOPICS.map((t, i) => [t, (SEED + i) % PARTITIONS]),
     ) as Record<ConsumedTopic, number>;
 
-    // A new executor group starts at the end of rollout.commands: once a command is answered,
-    // the executor reads that partition and nothing sent after it is skipped. Commands sent
-    // before it joined are never read, so another goes every 10 s until one is answered.
+    // Once a command is answered, the executor reads that partition and nothing sent after it
+    // is skipped; another goes every 10 s until one is answered.
     let answered = false;
     for (let i = 1; !answered; i++) {
       if (i > 9) throw new Error('the executor answered no command in 90 s');

@@ -38,6 +38,12 @@ import { EXECUTOR_CONFIG, type ExecutorConfig } from './executor.config';
 /** Injection token of the CommandRunnerPort (KubeCommandRunner over the configured clusters). */
 export const COMMAND_RUNNER = Symbol('COMMAND_RUNNER');
 
+/**
+ * How far before this process's start a new group begins reading commands: message timestamps
+ * come from the planner's clock, which may run behind this one.
+ */
+const GROUP_START_SKEW_MS = 30_000;
+
 export interface Readiness {
   ready: boolean;
   /** What is missing, in words (empty when ready). */
@@ -80,9 +86,9 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
       topics: [topics.commands],
       handler: this.handler.handle,
       deadLetter: new DeadLetterPublisher(this.producer, { topic: topics.deadLetter }),
-      // A new group starts at the end: replaying a week of old commands could re-apply
-      // templates a later rollout has replaced. The end is committed before joining
-      // (positionGroup), so a rebalance before the first commit cannot move it past commands.
+      // A new group starts where positionGroup committed (no older commands: replaying a week
+      // of them could re-apply templates a later rollout has replaced), so a rebalance before
+      // the first commit cannot move it past commands.
       fromBeginning: false,
       partitionsConsumedConcurrently: config.concurrency,
       backoff: { ...config.backoff, factor: 2 },
@@ -146,20 +152,22 @@ export class CommandConsumer implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * A group that has never committed on the commands topic gets the topic's end committed
-   * before this member joins (positionNewGroup). Best effort, like ensureTopics: without
-   * admin rights kafkajs still starts a new group at the end, only later.
+   * A group that has never committed on the commands topic gets, before this member joins, the
+   * first command published since this process started (less GROUP_START_SKEW_MS) committed as
+   * its start (positionNewGroup). Best effort, like ensureTopics: without admin rights kafkajs
+   * still starts a new group at the end, only later.
    */
   private async positionGroup(): Promise<void> {
     const { groupId } = this.config;
     const topic = this.config.kafka.topics.commands;
+    const since = Math.floor(performance.timeOrigin) - GROUP_START_SKEW_MS;
     const admin = this.kafka.admin();
     try {
       await admin.connect();
-      const r = await positionNewGroup(admin, groupId, topic);
+      const r = await positionNewGroup(admin, groupId, topic, since);
       if (r.positioned.length)
         this.logger.log(
-          `group ${groupId} starts at the end of ${topic} (partitions ${r.positioned.join(', ')})`,
+          `group ${groupId} starts at ${topic}'s first command since ${new Date(since).toISOString()} (partitions ${r.positioned.join(', ')})`,
         );
       if (r.skipped) this.logger.log(`group ${groupId} has members already: ${r.skipped}`);
     } catch (e) {

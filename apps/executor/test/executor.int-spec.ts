@@ -267,9 +267,8 @@ beforeAll(async () => {
 
   const t0 = Date.now();
   await startExecutor('executor-1');
-  // A new group starts at the end of the topic: make sure each partition we use has its
-  // position (a command sent before that would be skipped), by sending harmless restarts of a
-  // pod that does not exist until their results come back.
+  // Make sure the executor reads each partition we use, by sending harmless restarts of a pod
+  // that does not exist until their results come back.
   await waitFor('warm-up results on both partitions', async () => {
     const ids = [clusterA, clusterB].map((c) => restartPod(c, 'no-such-pod', 'none'));
     for (const cmd of ids) await send(cmd);

@@ -9,14 +9,20 @@
  * timeout.
  *
  * positionNewGroup() closes that window before the member joins: every partition of `topic`
- * without a committed offset gets the current end committed for the group, so from then on
- * every member and every rebalance starts from a committed position. Only an empty group can
- * be given offsets; when others are already members (they positioned it when they started),
- * it leaves it as it is.
+ * without a committed offset gets a committed first position, so from then on every member
+ * and every rebalance starts from it. That position is the first message at or after `since`
+ * (the starting member passes its own start time, less a margin for clock skew), or the end
+ * when there is none: not the end at the moment of positioning, which on a freshly created
+ * topic came 6 s after the executor started (partition leaders still being elected) and
+ * skipped the command a rollout had published meanwhile (CI, never-ready e2e: the template
+ * change was never applied). Older messages are never replayed to a new group: they were
+ * meant for executors that are gone. Only an empty group can be given offsets; when others
+ * are already members (they positioned it when they started), it leaves it as it is.
  *
- *   group new, topic ends at [5, 0, 9]            -> commits [5, 0, 9]        positioned [0, 1, 2]
- *   group committed [3, -, 9], ends at [5, 2, 9]  -> commits partition 1 at 2 positioned [1]
- *   group has members                             -> nothing                  positioned []
+ * Offsets by timestamp `since` = 1000, topic messages at times [[900, 1000, 1100], [], [1200]]:
+ *   group new                            -> commits [1, 0, 0]        positioned [0, 1, 2]
+ *   group committed [3, -, 1]            -> commits partition 1 at 0 positioned [1]
+ *   group has members                    -> nothing                  positioned []
  */
 import type { Admin } from 'kafkajs';
 
@@ -28,15 +34,17 @@ export interface GroupStartPosition {
 }
 
 export async function positionNewGroup(
-  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsets' | 'setOffsets'>,
+  admin: Pick<Admin, 'fetchOffsets' | 'fetchTopicOffsetsByTimestamp' | 'setOffsets'>,
   groupId: string,
   topic: string,
+  since: number,
 ): Promise<GroupStartPosition> {
   const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
   const has = new Set(committed.filter((p) => Number(p.offset) >= 0).map((p) => p.partition));
-  const missing = (await admin.fetchTopicOffsets(topic))
+  // kafkajs answers the partition's end where no message is as recent as `since`.
+  const missing = (await admin.fetchTopicOffsetsByTimestamp(topic, since))
     .filter((p) => !has.has(p.partition))
-    .map((p) => ({ partition: p.partition, offset: p.high }))
+    .map((p) => ({ partition: p.partition, offset: p.offset }))
     .sort((a, b) => a.partition - b.partition);
   if (missing.length === 0) return { positioned: [] };
   try {

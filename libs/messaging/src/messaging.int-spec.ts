@@ -14,6 +14,7 @@ import {
   type DeadLetterMessage,
 } from '@ringmaster/contracts';
 import { ConsumerRunner, type InboundMessage, type RunnerLogger } from './consumer.runner';
+import { positionNewGroup } from './group-start.position';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { kafkaConfigFromEnv } from './kafka.config';
 import { createKafka, createProducer } from './kafka.client';
@@ -275,5 +276,46 @@ describe('ConsumerRunner', () => {
     // Nothing more arrives later (the retried message is not redelivered once handled).
     await new Promise((r) => setTimeout(r, 1000));
     expect(attempts).toEqual({ first: 3, second: 1 });
+  });
+});
+
+describe('positionNewGroup', () => {
+  // An executor's new group: commands published since it started are read, older ones never.
+  it('starts a new group at the first message since `since`; a member joining later reads from there, not from the then end', async () => {
+    await ensureTopics(admin, { prefix });
+    const topic = topics.status;
+    const groupId = `${run}-new-group`;
+    const now = Date.now();
+    await producer.send({
+      topic,
+      messages: [
+        { partition: 0, value: 'before', timestamp: String(now - 120_000) },
+        { partition: 0, value: 'after', timestamp: String(now - 10_000) },
+      ],
+    });
+    const r = await positionNewGroup(admin, groupId, topic, now - 60_000);
+    expect(r.positioned).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(await committedOffset(groupId, topic, 0)).toBe('1');
+
+    await producer.send({ topic, messages: [{ partition: 0, value: 'while joining' }] });
+    const seen: string[] = [];
+    const runner = new ConsumerRunner({
+      kafka,
+      groupId,
+      topics: [topic],
+      handler: async (m) => {
+        seen.push(m.value?.toString() ?? '');
+      },
+      deadLetter: new DeadLetterPublisher(producer, { topic: topics.deadLetter }),
+      fromBeginning: false, // as the executor: only a committed position makes it read 'after'
+      backoff: { initialMs: 50, maxMs: 200 },
+      logger: quiet,
+    });
+    runners.push(runner);
+    await runner.start();
+    await waitFor('both messages since `since`', () => seen.length >= 2);
+    expect(seen).toEqual(['after', 'while joining']);
+    // Positioned once: a second call finds every partition committed and changes nothing.
+    expect(await positionNewGroup(admin, groupId, topic, now)).toEqual({ positioned: [] });
   });
 });
