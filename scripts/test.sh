@@ -50,7 +50,10 @@ for lane in "${lanes[@]}"; do
   report=".ringmaster/jest-${lane}.json"
   rm -f "${report}"
   extra=()
-  [[ "$lane" == unit ]] || extra=(--runInBand)
+  # --forceExit: a failed test can leave a watch, socket or child process open, and Jest then
+  # waits for it forever (a CI run sat after the e2e summary until killed); the lane's report
+  # is written before the exit.
+  [[ "$lane" == unit ]] || extra=(--runInBand --forceExit)
   npx jest --selectProjects "${lane}" "${extra[@]}" --json --outputFile="${report}" || status=1
   if [[ -f "${report}" ]]; then
     read -r p f < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites)' "${PWD}/${report}")

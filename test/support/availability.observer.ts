@@ -73,6 +73,18 @@ function limitOf(
   return { limit: 1, zones: Infinity, perZone: Infinity };
 }
 
+/** Observers started and not stopped yet (stopObservers ends them after a failed test). */
+const RUNNING = new Set<AvailabilityObserver>();
+
+/**
+ * Stops every observer still watching. A test that failed before its own stop() left the watch
+ * open and Jest never exited (CI, never-ready e2e); the e2e and chaos lanes call this in a
+ * global afterAll (test/support/observers.teardown.ts).
+ */
+export function stopObservers(): void {
+  for (const o of [...RUNNING]) o.stop();
+}
+
 export class AvailabilityObserver {
   private readonly kc = new k8s.KubeConfig();
   private readonly workloads: Workload[] = [];
@@ -104,6 +116,7 @@ export class AvailabilityObserver {
   }
 
   async start(): Promise<void> {
+    RUNNING.add(this);
     const apps = this.kc.makeApiClient(k8s.AppsV1Api);
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const labelOf = (m?: k8s.V1ObjectMeta) =>
@@ -161,6 +174,7 @@ export class AvailabilityObserver {
   }
 
   stop(): ObserverReport {
+    RUNNING.delete(this);
     this.stopped = true;
     this.abort?.abort();
     this.report.originalsDeleted = [...this.originals].filter((u) =>
