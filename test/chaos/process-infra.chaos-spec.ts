@@ -93,12 +93,18 @@ describe('chaos: Kafka and Postgres restarted mid-rollout', () => {
     const c = new ChaosCase(env, 'postgres');
     await c.begin();
     const first = c.nextEviction();
-    await c.createRollout();
+    const id = await c.createRollout();
     await first;
     const [afterMs, downMs] = [...draws(random, 1, 0, 1500), ...draws(random, 1, 2000, 5000)];
     await sleep(afterMs);
-    const o1 = await outage(['postgres'], () => sleep(downMs));
+    const o1 = await outage(['postgres'], async () => {
+      // The API meanwhile: 503 with Retry-After (nothing applied, send again), not a 500.
+      const during = await env.stack.api<{ message: string }>(`/v1/rollouts/${id}`);
+      await sleep(downMs);
+      return { status: during.status, retryAfter: during.headers.get('retry-after') };
+    });
     console.log(`postgres outage: ${JSON.stringify(o1)}`);
+    expect(o1.result).toEqual({ status: 503, retryAfter: '2' });
     const o = await c.finish(() => ({ afterMs, downMs, ...o1 }));
     expectCaseClean(o);
   });

@@ -311,7 +311,7 @@ export class Stack {
   async api<T = unknown>(
     path: string,
     init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<{ status: number; body: T }> {
+  ): Promise<{ status: number; body: T; headers: Headers }> {
     const res = await fetch(`${this.plannerUrl}${path}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
       headers: {
@@ -327,7 +327,11 @@ export class Stack {
             : JSON.stringify(init.body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    return {
+      status: res.status,
+      body: (text ? JSON.parse(text) : undefined) as T,
+      headers: res.headers,
+    };
   }
 
   /** Polls GET /v1/rollouts/{id} until `done` says so (or throws with the last body). */
