@@ -901,7 +901,7 @@ setup+idle ${((aStart - started) / 1000).toFixed(0)}s (idle phase ${idleS.toFixe
     for (const o of observers.values()) o.stop();
     await dlq?.consumer.disconnect().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await (prof.keep ? stack?.stop() : stack?.dispose());
     if (!prof.keep) for (const t of targets) deleteNamespace(kubeconfig, t.cluster, t.namespace);
   }
 }

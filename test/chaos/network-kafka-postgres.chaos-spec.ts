@@ -86,7 +86,7 @@ describe('network chaos: Kafka and Postgres paths', () => {
 
   afterAll(async () => {
     CaseObservers.stopAll();
-    await cs?.stack.stop();
+    await cs?.stack.dispose();
     await kafka?.delete().catch(() => undefined);
     await pg?.delete().catch(() => undefined);
     await tp?.stop();

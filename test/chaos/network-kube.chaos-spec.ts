@@ -82,7 +82,7 @@ describe('network chaos: Kubernetes API paths', () => {
 
   afterAll(async () => {
     CaseObservers.stopAll();
-    await cs?.stack.stop();
+    await cs?.stack.dispose();
     await faults?.stop();
     await kube2?.delete().catch(() => undefined);
     await tp?.stop();

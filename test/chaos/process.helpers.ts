@@ -231,7 +231,7 @@ export class ChaosEnv {
     for (const c of this.followers) await c.disconnect().catch(() => undefined);
     // A service frozen by a case that failed would never see the SIGTERM.
     for (const id of this.stack?.services() ?? []) this.stack.signal(id, 'SIGCONT');
-    await this.stack?.stop();
+    await this.stack?.dispose();
     if (this.kubeconfig)
       for (const ns of Object.values(this.namespaces))
         deleteNamespace(this.kubeconfig, this.context, ns);

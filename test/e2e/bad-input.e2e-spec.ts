@@ -70,7 +70,7 @@ describe('bad input over REST and on the request topic (e2e)', () => {
   afterAll(async () => {
     await dlq?.disconnect().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

@@ -60,7 +60,7 @@ describe('executor failover mid-rollout (e2e)', () => {
   afterAll(async () => {
     await results?.disconnect().catch(() => undefined);
     await admin?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await stack?.dispose();
     for (const c of contexts ?? []) deleteNamespace(kubeconfig, c, ns);
   });
 

@@ -45,7 +45,7 @@ describe('microservices rollout over REST (e2e)', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

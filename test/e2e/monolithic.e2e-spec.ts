@@ -52,7 +52,7 @@ describe('monolithic rollout gated on /ready (e2e)', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

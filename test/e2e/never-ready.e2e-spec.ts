@@ -43,7 +43,7 @@ describe('a replacement that never becomes Ready blocks the rollout (e2e)', () =
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

@@ -36,7 +36,7 @@ describe('planner killed mid-rollout (e2e)', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

@@ -55,7 +55,7 @@ describe('rollout requested by an upgrade-request event (e2e)', () => {
   afterAll(async () => {
     await producer?.disconnect().catch(() => undefined);
     await admin?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

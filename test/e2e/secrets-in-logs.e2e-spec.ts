@@ -90,7 +90,7 @@ describe('secrets never in the logs (e2e, SASL_SSL Kafka, Postgres over TLS, API
 
   afterAll(async () => {
     await producer?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 

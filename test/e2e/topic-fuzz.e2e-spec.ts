@@ -108,7 +108,7 @@ describe('topic fuzz: hostile records on every consumed topic (e2e)', () => {
     await dlq?.consumer.disconnect().catch(() => undefined);
     await results?.consumer.disconnect().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
-    await stack?.stop();
+    await stack?.dispose();
     if (kubeconfig) deleteNamespace(kubeconfig, context, ns);
   });
 
