@@ -11,6 +11,6 @@ rm -rf "${RINGMASTER_CHAOS_DIR}"
 mkdir -p "${RINGMASTER_CHAOS_DIR}"
 status=0
 bash scripts/test.sh chaos || status=$?
-npx ts-node --transpile-only -e \
+npx ts-node --transpile-only -r tsconfig-paths/register -e \
   'console.log(require("./test/support/chaos.report").chaosSummary())'
 exit "${status}"
