@@ -14,7 +14,7 @@ import {
   type Consumer,
 } from 'kafkajs';
 import { REQUEST_AUTH_HEADER } from '@ringmaster/contracts';
-import type { ObserverReport } from '../support/availability.observer';
+import { isForcedDeletion, type ObserverReport } from '../support/availability.observer';
 import {
   Stack,
   applyFixture,
@@ -373,12 +373,7 @@ export interface TimelineEvent {
   pod: string;
   uid: string;
   what: 'deleting' | 'ready' | 'not-ready' | 'created';
-  /**
-   * A deletion with no grace period (deletionGracePeriodSeconds 0 when the pod is first seen
-   * terminating, or gone with no terminating state first). Ringmaster never does it (evictions and its deletes keep the pod's grace period); kwok
-   * v0.8.0 does when it replays its delete stage for a pod name already recreated by the
-   * StatefulSet controller (it deletes by name, grace 0, no uid precondition).
-   */
+  /** A deletion with no grace period: kwok's, never Ringmaster's (isForcedDeletion). */
   forced?: boolean;
 }
 
@@ -453,7 +448,7 @@ export class PodTimeline {
     };
     if (!prev) this.events.push({ at, pod, uid, what: 'created' });
     if (now.deleting && !prev?.deleting) {
-      const forced = !p.metadata?.deletionGracePeriodSeconds;
+      const forced = isForcedDeletion(p);
       this.events.push({ at, pod, uid, what: 'deleting', ...(forced ? { forced } : {}) });
     }
     if (!now.deleting && now.ready && !prev?.ready)

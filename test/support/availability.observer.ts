@@ -46,10 +46,8 @@ export interface ObserverReport {
   /** StatefulSet pod name -> deletions seen. */
   deletions: Record<string, number>;
   /**
-   * StatefulSet pod name -> those of its deletions that had no grace period. Ringmaster never
-   * makes one (evictions and its deletes keep the pod's grace period); kwok v0.8.0 does when it
-   * replays its delete stage for a name the StatefulSet controller has already recreated (by
-   * name, grace 0, no uid precondition). Their unavailability still counts in the limits.
+   * StatefulSet pod name -> those of its deletions that were forced (isForcedDeletion). Their
+   * unavailability still counts in the limits.
    */
   forced: Record<string, number>;
   /** StatefulSet pod name -> when each deletion was seen (epoch ms) and of which uid. */
@@ -90,6 +88,16 @@ const RUNNING = new Set<AvailabilityObserver>();
  */
 export function stopObservers(): void {
   for (const o of [...RUNNING]) o.stop();
+}
+
+/**
+ * A deletion with no grace period (deletionGracePeriodSeconds 0 or absent on the terminating or
+ * deleted pod). Ringmaster never makes one (evictions and its deletes keep the pod's grace
+ * period); kwok v0.8.0 does when it replays its delete stage for a name the StatefulSet
+ * controller has already recreated (by name, grace 0, no uid precondition).
+ */
+export function isForcedDeletion(p: k8s.V1Pod): boolean {
+  return !p.metadata?.deletionGracePeriodSeconds;
 }
 
 /**
@@ -233,7 +241,7 @@ export class AvailabilityObserver {
       if (seen.workload) {
         this.report.deletions[seen.name] = (this.report.deletions[seen.name] ?? 0) + 1;
         (this.report.deletedAt[seen.name] ??= []).push({ at: Date.now(), uid: seen.uid });
-        if (!obj.metadata?.deletionGracePeriodSeconds)
+        if (isForcedDeletion(obj))
           this.report.forced[seen.name] = (this.report.forced[seen.name] ?? 0) + 1;
       }
     }
